@@ -1,0 +1,79 @@
+"""Image <-> .cvq bytes with a loaded model: the one pipeline used by the CLI, bench and analysis.
+
+encode: pad to a multiple of 16 -> encoder -> controller (importance, sort, split, GMM symbols) ->
+context models + torchac, one stream per group -> container.
+decode: container -> per-group wavefront decoding with the same probability routine -> merge ->
+decoder -> crop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import container
+from .entropy import decode_group, encode_group
+from .errors import BitstreamError, MismatchError
+from .model import QuantizedLatent, pad_to_multiple
+from .weights import LoadedModel
+
+
+@dataclass
+class EncodeResult:
+    data: bytes
+    latent: QuantizedLatent
+    #: Decoded image as the decoder will produce it (1, 3, H, W), when requested.
+    reconstruction: torch.Tensor | None
+
+
+def encode(lm: LoadedModel, image: torch.Tensor, color_channels: int = 3, device: str = "cpu",
+           reconstruct: bool = False) -> EncodeResult:
+    """Encode (1, 3, H, W) in [0, 1] into .cvq bytes."""
+    model = lm.model
+    _, _, height, width = image.shape
+    x = pad_to_multiple(image.to(device))
+    latent = model.quantize(x)
+    streams = [encode_group(ev, s)[0] for ev, s in zip(model.evaluators(), latent.groups)]
+    preset = model.preset
+    header = container.Header(
+        model_name=lm.name, weights_id=lm.weights_id, height=height, width=width,
+        color_channels=color_channels, latent_channels=preset.latent_channels,
+        latent_height=x.shape[2] // 16, latent_width=x.shape[3] // 16,
+        groups=list(zip(preset.levels, model.controller.group_channels)),
+        permutation=latent.permutation.tolist() if model.controller.image_dependent_order else None)
+    data = container.pack(header, streams)
+    recon = None
+    if reconstruct:
+        recon = model.reconstruct(latent, device)[:, :, :height, :width].cpu()
+    return EncodeResult(data, latent, recon)
+
+
+def check_compatible(lm: LoadedModel, header: container.Header) -> None:
+    """Refuse a file made with other weights or a model of another shape."""
+    if header.weights_id != lm.weights_id:
+        raise MismatchError(f"the file was made with model {header.model_name!r} "
+                            f"(weights {header.weights_id.hex()}), not with {lm.name!r} "
+                            f"(weights {lm.weights_id.hex()})")
+    preset = lm.model.preset
+    if (header.latent_channels != preset.latent_channels
+            or [tuple(g) for g in header.groups] != list(zip(preset.levels, lm.model.controller.group_channels))):
+        raise MismatchError("the file's latent layout does not match the model")
+
+
+def decode(lm: LoadedModel, header: container.Header, streams: list[bytes], device: str = "cpu"
+           ) -> tuple[torch.Tensor, QuantizedLatent]:
+    """Decode parsed .cvq contents into (image (1, 3, H, W) in [0, 1], latent)."""
+    check_compatible(lm, header)
+    model = lm.model
+    if header.permutation is not None:
+        perm = torch.tensor(header.permutation, dtype=torch.int64)
+    elif model.controller.image_dependent_order:
+        raise BitstreamError("corrupted .cvq header (channel permutation missing)")
+    else:
+        perm = model.controller.fixed_order()
+    groups = []
+    for ev, (levels, channels), stream in zip(model.evaluators(), header.groups, streams):
+        groups.append(decode_group(ev, (channels, header.latent_height, header.latent_width), stream))
+    latent = QuantizedLatent(groups, perm)
+    image = model.reconstruct(latent, device)[:, :, :header.height, :header.width].cpu()
+    return image, latent

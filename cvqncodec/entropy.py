@@ -1,0 +1,99 @@
+"""Entropy coding of the quantized groups with torchac, driven by the context model.
+
+CDFs are 16-bit integers: every level keeps a mass of at least 1/65536, the float -> int conversion
+goes through int32, and tensors are contiguous (torchac silently mis-codes non-contiguous int16 CDFs
+and out-of-range symbols, so both are checked here).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import sys
+from functools import lru_cache
+
+import torch
+
+from .context import WavefrontEvaluator
+
+PRECISION = 16
+
+
+def probabilities_to_cdf(probs: torch.Tensor) -> torch.Tensor:
+    """Float32 probabilities (n, L) -> contiguous int16 CDF (n, L + 1) with every mass >= 1/2^16.
+
+    cdf[k] = round(P(X < k) * (2^16 - L)) + k, so consecutive entries differ by at least 1.
+    The last entry (2^16) wraps to 0 in int16; torchac never reads it.
+    """
+    n, levels = probs.shape
+    cum = torch.zeros(n, levels + 1, dtype=torch.float32)
+    cum[:, 1:] = torch.cumsum(probs.float(), dim=1)
+    cum = cum / cum[:, -1:]
+    scaled = torch.round(cum * float((1 << PRECISION) - levels)).to(torch.int32)
+    scaled = scaled + torch.arange(levels + 1, dtype=torch.int32)
+    return scaled.to(torch.int16).contiguous()
+
+
+def cdf_bits(cdf: torch.Tensor, symbols: torch.Tensor) -> float:
+    """Ideal code length in bits of ``symbols`` under the int16 ``cdf`` rows (coding order)."""
+    c = cdf.to(torch.int64) & 0xFFFF
+    c[:, -1] = 1 << PRECISION
+    s = symbols.reshape(-1, 1)
+    mass = (c.gather(1, s + 1) - c.gather(1, s)).double()
+    return float(-(mass / (1 << PRECISION)).log2().sum())
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send fd 1 to fd 2: torchac's JIT build prints 'ninja: no work to do.' on stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@lru_cache(maxsize=1)
+def torchac_module():
+    """Import torchac (compiling its C++ backend on first use) without touching stdout."""
+    if "TORCH_EXTENSIONS_DIR" not in os.environ:
+        # Our own build folder per torch version and environment: the default is shared by every venv.
+        cache = os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache"))
+        env = hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]
+        os.environ["TORCH_EXTENSIONS_DIR"] = os.path.join(
+            cache, "cvqncodec", f"torch-{torch.__version__.replace('+', '-')}-{env}")
+    build_dir = os.path.join(os.environ["TORCH_EXTENSIONS_DIR"], "torchac_backend")
+    if not os.path.exists(os.path.join(build_dir, "torchac_backend.so")):
+        print("cvq: compiling the torchac backend (first run only, about 30 s)", file=sys.stderr, flush=True)
+    with _stdout_to_stderr(), contextlib.redirect_stdout(io.StringIO()):
+        import torchac  # noqa: WPS433
+    return torchac
+
+
+def encode_group(evaluator: WavefrontEvaluator, symbols: torch.Tensor) -> tuple[bytes, torch.Tensor]:
+    """Arithmetic-code one group's symbols (shape (C_g, H, W)); returns (stream, CDFs in coding order)."""
+    symbols = symbols.to(torch.int64).cpu()
+    if symbols.numel() and (symbols.min() < 0 or symbols.max() >= evaluator.levels):
+        raise ValueError("symbol out of range")
+    order, _ = evaluator.coding_order(tuple(symbols.shape))
+    in_order = symbols.reshape(-1)[order]
+    _, cdf = evaluator.run(tuple(symbols.shape), lambda start, end, _cdf: in_order[start:end])
+    stream = torchac_module().encode_int16_normalized_cdf(cdf, in_order.to(torch.int16).contiguous())
+    return stream, cdf
+
+
+def decode_group(evaluator: WavefrontEvaluator, shape: tuple[int, int, int], stream: bytes) -> torch.Tensor:
+    """Inverse of :func:`encode_group`: decodes a growing prefix of the stream at each wavefront."""
+    tac = torchac_module()
+
+    def provide(start: int, end: int, cdf_prefix: torch.Tensor) -> torch.Tensor:
+        decoded = tac.decode_int16_normalized_cdf(cdf_prefix, stream)
+        return decoded[start:end].to(torch.int64)
+
+    symbols, _ = evaluator.run(shape, provide)
+    return symbols

@@ -1,0 +1,94 @@
+"""The CVQN model (Fig. 2): encoder -> variable quantization controller -> context models -> decoder."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .context import ContextModel, WavefrontEvaluator
+from .controller import VariableQuantizationController
+from .presets import DOWNSAMPLING, Preset
+from .transforms import Decoder, Encoder
+
+
+@dataclass
+class TrainingOutput:
+    x_hat: torch.Tensor
+    #: Mean bits per symbol of each group under its context model (L_ent,g of Eq. 8).
+    group_bits: list[torch.Tensor]
+    #: Mean GMM negative log-likelihood over groups (the L_GMM term of Eq. 8, per value).
+    gmm_nll: torch.Tensor
+    #: Estimated bits per pixel of the latent under the context models.
+    bpp: torch.Tensor
+
+
+@dataclass
+class QuantizedLatent:
+    """What the bitstream carries: each group's symbols (C_g, h, w) and the channel permutation."""
+    groups: list[torch.Tensor]
+    permutation: torch.Tensor
+
+
+class CVQN(nn.Module):
+    def __init__(self, preset: Preset) -> None:
+        super().__init__()
+        self.preset = preset
+        self.encoder = Encoder(preset)
+        self.controller = VariableQuantizationController(preset)
+        self.context_models = nn.ModuleList(
+            ContextModel(q, preset.context_filters, preset.context_blocks) for q in preset.levels)
+        self.decoder = Decoder(preset)
+        self._evaluators: list[WavefrontEvaluator] | None = None
+
+    # ----------------------------------------------------------------------------------- training
+    def forward(self, x: torch.Tensor) -> TrainingOutput:
+        """x: (N, 3, H, W) in [0, 1] with H, W multiples of 16."""
+        z = self.encoder(x)
+        z_hat, groups_hat, groups_sym, nll, _ = self.controller(z.float())
+        bits = [cm.cross_entropy_bits(g, s) for cm, g, s in zip(self.context_models, groups_hat, groups_sym)]
+        symbols_per_pixel = torch.tensor([g.shape[1] for g in groups_hat], dtype=torch.float32,
+                                         device=x.device) / DOWNSAMPLING ** 2
+        bpp = (torch.stack(bits) * symbols_per_pixel).sum()
+        x_hat = self.decoder(z_hat)
+        return TrainingOutput(x_hat, bits, nll, bpp)
+
+    # ------------------------------------------------------------------------------------- coding
+    @torch.no_grad()
+    def quantize(self, x: torch.Tensor) -> QuantizedLatent:
+        """One padded image (1, 3, H, W) -> symbols of every group (Eq. 3) and the channel order."""
+        if x.shape[0] != 1:
+            raise ValueError("quantize expects a single image")
+        z, w = self.controller.weigh(self.encoder(x).float())
+        perm = self.controller.order(w)
+        groups = [q.symbols(g)[0].cpu() for q, g in
+                  zip(self.controller.quantizers, self.controller.split(z, perm))]
+        return QuantizedLatent(groups, perm)
+
+    @torch.no_grad()
+    def reconstruct(self, latent: QuantizedLatent, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Symbols -> decoded image (1, 3, H, W), clamped to [0, 1]."""
+        groups = [s.to(device).unsqueeze(0) for s in latent.groups]
+        z_hat = self.controller.dequantize(groups, latent.permutation)
+        return self.decoder(z_hat).clamp(0.0, 1.0)
+
+    def evaluators(self) -> list[WavefrontEvaluator]:
+        """Wavefront evaluators of the context models (built once; weights must not change after)."""
+        if self._evaluators is None:
+            self._evaluators = [WavefrontEvaluator(cm, q.mu) for cm, q in
+                                zip(self.context_models, self.controller.quantizers)]
+        return self._evaluators
+
+    def train(self, mode: bool = True) -> "CVQN":
+        self._evaluators = None
+        return super().train(mode)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = DOWNSAMPLING) -> torch.Tensor:
+    """Replicate-pad (N, C, H, W) on the bottom and right to multiples of ``multiple``."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return x
+    return F.pad(x, (0, pw, 0, ph), mode="replicate")

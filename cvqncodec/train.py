@@ -1,0 +1,306 @@
+"""Training with the paper's loss (Eq. 8) and schedule (Sec. 4.1); single process, or DDP via torchrun.
+
+L = alpha * (1 - MS-SSIM) + (1/G) sum_g L_ent,g + beta * (1/G) sum_g L_GMM,g, with L_ent in bits per
+symbol, alpha = 128, beta = 0.001. Adam with per-part learning rates (encoder 1e-4, quantizer 1e-4,
+entropy model 5e-5, decoder 1e-4), each multiplied by 0.2 at 50 % and 75 % of the run.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from PIL import Image
+from pytorch_msssim import ms_ssim
+
+from .model import CVQN
+from .presets import Preset
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".tif", ".tiff"}
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    steps: int = 20000
+    batch_size: int = 8
+    crop: int = 192
+    alpha: float = 128.0
+    beta: float = 0.001
+    lr_encoder: float = 1e-4
+    lr_quantizer: float = 1e-4
+    lr_entropy: float = 5e-5
+    lr_decoder: float = 1e-4
+    lr_scale: float = 1.0
+    #: Images of the data folder held out for validation (chosen by a fixed shuffle).
+    val_images: int = 8
+    val_every: int = 500
+    checkpoint_minutes: float = 3.0
+    max_side: int = 768
+    bf16: bool = True
+    seed: int = 0
+    init: str | None = None
+    re_every: int = 1000
+    #: Model name written into the exported RUN_DIR/model.safetensors.
+    name: str | None = None
+
+
+def list_images(folder: str) -> list[Path]:
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no images in {folder}")
+    return files
+
+
+def load_training_image(path: Path, max_side: int) -> np.ndarray:
+    """RGB uint8, downscaled (Lanczos) so the longer side is at most ``max_side``."""
+    im = Image.open(path).convert("RGB")
+    scale = max_side / max(im.size)
+    if scale < 1:
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.LANCZOS)
+    return np.asarray(im)
+
+
+def split_files(files: list[Path], n_val: int, seed: int = 1234) -> tuple[list[Path], list[Path]]:
+    order = list(files)
+    random.Random(seed).shuffle(order)
+    return order[n_val:], order[:n_val]
+
+
+class CropSampler:
+    """Random crops with horizontal/vertical flips from images held in memory."""
+
+    def __init__(self, images: list[np.ndarray], crop: int, seed: int) -> None:
+        self.images = [im for im in images if min(im.shape[:2]) >= crop]
+        if not self.images:
+            raise ValueError(f"no training image is at least {crop} px on both sides")
+        self.crop = crop
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, n: int) -> torch.Tensor:
+        out = np.empty((n, self.crop, self.crop, 3), dtype=np.uint8)
+        for i in range(n):
+            im = self.images[self.rng.integers(len(self.images))]
+            y = self.rng.integers(im.shape[0] - self.crop + 1)
+            x = self.rng.integers(im.shape[1] - self.crop + 1)
+            c = im[y:y + self.crop, x:x + self.crop]
+            if self.rng.random() < 0.5:
+                c = c[:, ::-1]
+            if self.rng.random() < 0.5:
+                c = c[::-1]
+            out[i] = c
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div(255.0)
+
+
+def ms_ssim_window(side: int) -> int:
+    """Largest odd window (<= 11) for which 5-scale MS-SSIM fits crops of ``side`` px."""
+    win = 11
+    while (win - 1) * 16 >= side and win > 3:
+        win -= 2
+    return win
+
+
+def parameter_groups(model: CVQN, cfg: TrainConfig) -> list[dict]:
+    s = cfg.lr_scale
+    return [
+        {"params": list(model.encoder.parameters()) + ([] if model.controller.se is None else
+                                                      list(model.controller.se.parameters())),
+         "lr": cfg.lr_encoder * s, "name": "encoder"},
+        {"params": list(model.controller.quantizers.parameters()), "lr": cfg.lr_quantizer * s, "name": "quantizer"},
+        {"params": list(model.context_models.parameters()), "lr": cfg.lr_entropy * s, "name": "entropy"},
+        {"params": list(model.decoder.parameters()), "lr": cfg.lr_decoder * s, "name": "decoder"},
+    ]
+
+
+def lr_factor(step: int, total: int) -> float:
+    """x0.2 at 50 % and again at 75 % of the run (epochs 200 and 300 of 400 in Sec. 4.1)."""
+    return 1.0 if step < total * 0.5 else (0.2 if step < total * 0.75 else 0.04)
+
+
+def loss_terms(model: torch.nn.Module, x: torch.Tensor, cfg: TrainConfig, win: int, bf16: bool):
+    with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = model(x)
+    x_hat = out.x_hat.float()
+    msssim = ms_ssim(x_hat.clamp(0, 1), x, data_range=1.0, win_size=win)
+    ent = torch.stack(out.group_bits).mean()
+    loss = cfg.alpha * (1 - msssim) + ent + cfg.beta * out.gmm_nll
+    return loss, msssim.detach(), out.bpp.detach(), ent.detach()
+
+
+@torch.no_grad()
+def validate(model: CVQN, images: list[np.ndarray], device: torch.device) -> dict:
+    """Mean MS-SSIM, PSNR and estimated bpp over held-out images (centre crops, multiples of 16)."""
+    from .metrics import ms_ssim as ms_ssim_8bit, psnr
+    model.eval()
+    rows = []
+    for im in images:
+        h, w = (im.shape[0] // 16) * 16, (im.shape[1] // 16) * 16
+        h, w = min(h, 512), min(w, 512)
+        y0, x0 = (im.shape[0] - h) // 2, (im.shape[1] - w) // 2
+        x = torch.from_numpy(np.ascontiguousarray(im[y0:y0 + h, x0:x0 + w])).permute(2, 0, 1)[None].float() / 255
+        x = x.to(device)
+        out = model(x)
+        rows.append((ms_ssim_8bit(x, out.x_hat.clamp(0, 1)) or float("nan"), psnr(x, out.x_hat), out.bpp.item()))
+    model.train()
+    a = np.array(rows)
+    return {"ms_ssim": float(np.nanmean(a[:, 0])), "psnr": float(a[:, 1].mean()), "bpp": float(a[:, 2].mean())}
+
+
+@torch.no_grad()
+def update_re_importance(model: CVQN, images: list[np.ndarray], device: torch.device, size: int = 256) -> None:
+    """Reconstruction-error channel importance (Eq. 6): mean MS-SSIM loss when channel c is zeroed."""
+    from .analysis import channel_influence
+    crops = []
+    for im in images:
+        if min(im.shape[:2]) >= size:
+            crops.append(torch.from_numpy(np.ascontiguousarray(im[:size, :size])).permute(2, 0, 1)[None].float() / 255)
+    if not crops:
+        return
+    model.eval()
+    w = torch.stack([channel_influence(model, c.to(device))["ms_ssim_loss"] for c in crops]).mean(0)
+    model.controller.re_importance.copy_(w.to(model.controller.re_importance.device))
+    model.train()
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """bf16 autocast helps only where the hardware has bf16 kernels (AVX-512 BF16/AMX, recent GPUs);
+    on an AVX2-only CPU PyTorch falls back to slow reference convolutions (measured 8x slower)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def is_main() -> bool:
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def save_checkpoint(path: Path, model: CVQN, opt: torch.optim.Optimizer, step: int, cfg: TrainConfig,
+                    history: list) -> None:
+    """Resumable state (weights_only-loadable: tensors, numbers, strings, lists, dicts)."""
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+             "preset": model.preset.to_json(), "config": json.dumps(asdict(cfg)), "history": json.dumps(history)}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def export(model: CVQN, path: Path, cfg: TrainConfig, step: int, history: list) -> None:
+    """Write the shippable fp16 weights with the facts a model card needs."""
+    from .weights import save_weights
+    p = model.preset
+    card = {"preset": p.name, "steps": step, "crop": cfg.crop, "batch_size": cfg.batch_size,
+            "data": os.path.basename(os.path.normpath(cfg.data)), "init": cfg.init,
+            "validation": history[-1] if history else None}
+    save_weights(model, path, cfg.name or f"cvqn-{p.name}-c{p.latent_channels}", card)
+
+
+def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool = True,
+          log=print) -> CVQN:
+    ddp = "LOCAL_RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if ddp:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        local = int(os.environ["LOCAL_RANK"])
+        device = torch.device("cuda", local) if torch.cuda.is_available() else torch.device("cpu")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+    else:
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    rank = dist.get_rank() if ddp else 0
+    torch.manual_seed(cfg.seed + rank)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+
+    files = list_images(cfg.data)
+    train_files, val_files = split_files(files, min(cfg.val_images, max(0, len(files) - 1)))
+    if is_main():
+        (out / "split.json").write_text(json.dumps({"train": [str(p) for p in train_files],
+                                                    "val": [str(p) for p in val_files]}, indent=1))
+    t0 = time.time()
+    train_imgs = [load_training_image(p, cfg.max_side) for p in train_files]
+    val_imgs = [load_training_image(p, cfg.max_side) for p in val_files]
+    log(f"loaded {len(train_imgs)} training and {len(val_imgs)} validation images in {time.time() - t0:.0f} s")
+    sampler = CropSampler(train_imgs, cfg.crop, cfg.seed + 1000 * rank)
+
+    model = CVQN(preset).to(device)
+    step, history = 0, []
+    if resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        step, history = state["step"], json.loads(state["history"])
+    elif cfg.init:
+        from .weights import load_weights
+        src = load_weights(cfg.init).model.state_dict()
+        own = model.state_dict()
+        copied = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+        own.update(copied)
+        model.load_state_dict(own)
+        log(f"warm start from {cfg.init}: {len(copied)}/{len(own)} tensors copied")
+    model.train()
+    if device.type == "cpu":  # channels_last on the 2D parts only
+        model.encoder.to(memory_format=torch.channels_last)
+        model.decoder.to(memory_format=torch.channels_last)
+    net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=False) if ddp else model
+    opt = torch.optim.Adam(parameter_groups(model, cfg))
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    if resume and ckpt_path.exists():
+        opt.load_state_dict(state["optimizer"])
+        log(f"resumed at step {step}")
+    win = ms_ssim_window(cfg.crop)
+    bf16 = cfg.bf16 and bf16_is_fast(device)
+    log(f"training on {device}, {'bf16 autocast' if bf16 else 'float32'}, MS-SSIM window {win}")
+    last_ckpt = time.time()
+    bar = None
+    if progress and is_main():
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.steps, initial=step, dynamic_ncols=True, mininterval=2.0)
+    ema = None
+    while step < cfg.steps:
+        f = lr_factor(step, cfg.steps)
+        for g, base in zip(opt.param_groups, base_lrs):
+            g["lr"] = base * f
+        x = sampler.batch(cfg.batch_size).to(device)
+        if device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        loss, msssim, bpp, ent = loss_terms(net, x, cfg, win, bf16)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        vals = torch.stack([loss.detach(), msssim, bpp, ent]).float().cpu().numpy()
+        ema = vals if ema is None else 0.98 * ema + 0.02 * vals
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{ema[0]:.3f}", bpp=f"{ema[2]:.3f}", msssim=f"{ema[1]:.4f}")
+        if preset.importance == "re" and step % cfg.re_every == 0 and is_main():
+            update_re_importance(model, val_imgs[:4], device)
+        if is_main() and (step % cfg.val_every == 0 or step == cfg.steps):
+            v = validate(model, val_imgs, device)
+            v.update(step=step, minutes=(time.time() - t0) / 60, train_loss=float(ema[0]))
+            history.append(v)
+            log(f"step {step}: val MS-SSIM {v['ms_ssim']:.4f} PSNR {v['psnr']:.2f} est. bpp {v['bpp']:.3f}")
+            with open(out / "history.jsonl", "a") as fh:
+                fh.write(json.dumps(v) + "\n")
+        if is_main() and (time.time() - last_ckpt > cfg.checkpoint_minutes * 60 or step == cfg.steps):
+            save_checkpoint(ckpt_path, model, opt, step, cfg, history)
+            export(model, out / "model.safetensors", cfg, step, history)
+            last_ckpt = time.time()
+    if bar is not None:
+        bar.close()
+    if ddp:
+        dist.destroy_process_group()
+    model.encoder.to(memory_format=torch.contiguous_format)
+    model.decoder.to(memory_format=torch.contiguous_format)
+    return model

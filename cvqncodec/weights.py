@@ -1,0 +1,125 @@
+"""Weights files: safetensors (no pickle) with the preset and model card facts as metadata.
+
+A weights file holds fp16 tensors plus metadata ``cvqn.preset`` (JSON of the Preset), ``cvqn.name`` and
+free-form ``cvqn.card`` JSON. The weights id written into every .cvq file is the first 8 bytes of the
+SHA-256 over the preset and every tensor's name, dtype, shape and bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+
+from .errors import ModelError
+from .model import CVQN
+from .presets import Preset
+
+SUFFIX = ".safetensors"
+#: Model used when neither --model nor --quality is given.
+DEFAULT_MODEL = "cvqn-q3"
+
+
+def weights_id(state: dict[str, torch.Tensor], preset: Preset) -> bytes:
+    h = hashlib.sha256(preset.to_json().encode())
+    for name in sorted(state):
+        t = state[name].contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.digest()[:8]
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    model: CVQN
+    weights_id: bytes
+    card: dict
+    path: Path | None
+
+
+def save_weights(model: CVQN, path: str | os.PathLike, name: str, card: dict | None = None) -> bytes:
+    """Write fp16 weights atomically; returns the weights id."""
+    state = {k: v.detach().cpu().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    meta = {"cvqn.format": "1", "cvqn.name": name, "cvqn.preset": model.preset.to_json(),
+            "cvqn.card": json.dumps(card or {}, sort_keys=True)}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+    return weights_id(state, model.preset)
+
+
+def model_from_state(name: str, preset: Preset, state: dict[str, torch.Tensor], card: dict | None = None,
+                     path: Path | None = None) -> LoadedModel:
+    model = CVQN(preset)
+    try:
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"weights do not match their preset: {str(exc).splitlines()[0]}") from None
+    model.eval()
+    # The id covers the tensors as the model holds them (fp16 rounding included).
+    return LoadedModel(name, model, weights_id(state, preset), card or {}, path)
+
+
+def load_weights(path: str | os.PathLike) -> LoadedModel:
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        state = load_file(str(path))
+    except FileNotFoundError:
+        raise ModelError(f"weights file not found: {path}") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"cannot read weights {path}: {exc}") from None
+    if "cvqn.preset" not in meta:
+        raise ModelError(f"{path} is not a cvqncodec weights file (no preset metadata)")
+    try:
+        preset = Preset.from_json(meta["cvqn.preset"])
+        card = json.loads(meta.get("cvqn.card", "{}"))
+    except (ValueError, TypeError) as exc:
+        raise ModelError(f"{path}: invalid preset metadata: {exc}") from None
+    state = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}
+    return model_from_state(meta.get("cvqn.name", path.stem), preset, state, card, path)
+
+
+def weights_dirs() -> list[Path]:
+    """Where shipped weights are looked for: $CVQ_WEIGHTS, the source tree, the installed data files."""
+    dirs = []
+    if os.environ.get("CVQ_WEIGHTS"):
+        dirs.append(Path(os.environ["CVQ_WEIGHTS"]))
+    dirs.append(Path(__file__).resolve().parent.parent / "weights")
+    dirs.append(Path(sys.prefix) / "share" / "cvqncodec" / "weights")
+    return dirs
+
+
+def available_models() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for d in weights_dirs():
+        if d.is_dir():
+            for p in sorted(d.glob("*" + SUFFIX)):
+                found.setdefault(p.name[:-len(SUFFIX)], p)
+    return found
+
+
+def quality_model(quality: int) -> str:
+    return f"cvqn-q{quality}"
+
+
+def resolve_model(name_or_path: str | None) -> Path:
+    """A model name from :func:`available_models` or a path to a weights file."""
+    name = name_or_path or DEFAULT_MODEL
+    if os.sep in name or name.endswith(SUFFIX) or Path(name).is_file():
+        return Path(name)
+    models = available_models()
+    if name not in models:
+        have = ", ".join(models) or "none installed"
+        raise ModelError(f"no model named {name!r} (available: {have})")
+    return models[name]

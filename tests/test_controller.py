@@ -1,0 +1,39 @@
+import torch
+
+from cvqncodec.controller import VariableQuantizationController
+from cvqncodec.presets import get_preset
+
+
+def test_group_sizes_follow_ratios():
+    assert get_preset("compact", latent_channels=8).group_channels == (2, 4, 2)  # Fig. 2 example
+    assert get_preset("compact", latent_channels=32).group_channels == (8, 16, 8)
+    assert sum(get_preset("compact", latent_channels=43).group_channels) == 43
+
+
+def test_predefined_importance_keeps_channel_order_and_low_levels_first():
+    ctl = VariableQuantizationController(get_preset("tiny"))
+    assert ctl.fixed_order().tolist() == list(range(8))  # w_c = c sorted ascending
+    assert [q.levels for q in ctl.quantizers] == [3, 5, 7]
+
+
+def test_split_then_merge_restores_channel_order():
+    for importance in ("predefined", "se", "re"):
+        torch.manual_seed(1)
+        ctl = VariableQuantizationController(get_preset("tiny", importance=importance))
+        z = torch.randn(2, 8, 3, 5)
+        z2, w = ctl.weigh(z)
+        perm = ctl.order(w)
+        assert sorted(perm.tolist()) == list(range(8))
+        assert torch.equal(ctl.merge(ctl.split(z2, perm), perm), z2)
+        # Sorted ascending by importance: the first group holds the least important channels.
+        assert all(w[perm[i]] <= w[perm[i + 1]] for i in range(7))
+
+
+def test_forward_quantizes_each_group_with_its_own_levels():
+    torch.manual_seed(0)
+    ctl = VariableQuantizationController(get_preset("tiny"))
+    z_hat, groups_hat, groups_sym, nll, perm = ctl(torch.randn(1, 8, 4, 4) * 3)
+    for q, g, s in zip(ctl.quantizers, groups_hat, groups_sym):
+        assert int(s.max()) < q.levels
+        assert set(g.unique().tolist()) <= set(q.mu.tolist())
+    assert torch.isfinite(nll)
