@@ -297,6 +297,9 @@ def train(data, out_dir, preset, channels, importance, levels, ratios, steps, ba
     click.echo(f"wrote {Path(out_dir) / 'model.safetensors'}", err=True)
 
 
+# --- subcommands defined in other modules (one main.add_command line each) ---
+
+
 def run() -> None:
     main(prog_name="cvq")
 

@@ -22,7 +22,7 @@ def test_hard_forward_is_mean_with_largest_responsibility():  # Eq. 3
         resp = [q.pi_logits.softmax(0)[j] * torch.exp(-0.5 * ((zz - q.mu[j]) / q.log_sigma[j].exp()) ** 2)
                 / q.log_sigma[j].exp() for j in range(4)]
         assert int(s) == int(torch.stack(resp).argmax())
-        assert float(v) == float(q.mu[s])  # exactly the mean, not a rounding of it
+        assert float(v) == float(q.mu[s].detach())  # exactly the mean, not a rounding of it
 
 
 def test_backward_is_soft_assignment_gradient():  # Eq. 4, straight-through
