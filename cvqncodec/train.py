@@ -145,7 +145,7 @@ def validate(model: CVQN, images: list[np.ndarray], device: torch.device) -> dic
         h, w = (im.shape[0] // 16) * 16, (im.shape[1] // 16) * 16
         h, w = min(h, 512), min(w, 512)
         y0, x0 = (im.shape[0] - h) // 2, (im.shape[1] - w) // 2
-        x = torch.from_numpy(np.ascontiguousarray(im[y0:y0 + h, x0:x0 + w])).permute(2, 0, 1)[None].float() / 255
+        x = torch.from_numpy(np.array(im[y0:y0 + h, x0:x0 + w])).permute(2, 0, 1)[None].float() / 255
         x = x.to(device)
         out = model(x)
         rows.append((ms_ssim_8bit(x, out.x_hat.clamp(0, 1)) or float("nan"), psnr(x, out.x_hat), out.bpp.item()))
@@ -231,8 +231,6 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
     train_imgs = [load_training_image(p, cfg.max_side) for p in train_files]
     val_imgs = [load_training_image(p, cfg.max_side) for p in val_files]
     log(f"loaded {len(train_imgs)} training and {len(val_imgs)} validation images in {time.time() - t0:.0f} s")
-    sampler = CropSampler(train_imgs, cfg.crop, cfg.seed + 1000 * rank)
-
     model = CVQN(preset).to(device)
     step, history = 0, []
     if resume and ckpt_path.exists():
@@ -247,6 +245,8 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
         own.update(copied)
         model.load_state_dict(own)
         log(f"warm start from {cfg.init}: {len(copied)}/{len(own)} tensors copied")
+    # Seeded by rank and step, so a resumed run does not replay the crops it has already seen.
+    sampler = CropSampler(train_imgs, cfg.crop, cfg.seed + 1000 * rank + 7919 * step)
     model.train()
     if device.type == "cpu":  # channels_last on the 2D parts only
         model.encoder.to(memory_format=torch.channels_last)

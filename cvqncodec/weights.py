@@ -30,9 +30,10 @@ DEFAULT_MODEL = "cvqn-q3"
 def weights_id(state: dict[str, torch.Tensor], preset: Preset) -> bytes:
     h = hashlib.sha256(preset.to_json().encode())
     for name in sorted(state):
-        t = state[name].contiguous()
+        t = state[name]
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        # reshape(-1) gives unit stride even where .contiguous() keeps odd strides of size-1 dims.
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.digest()[:8]
 
 
@@ -47,7 +48,8 @@ class LoadedModel:
 
 def save_weights(model: CVQN, path: str | os.PathLike, name: str, card: dict | None = None) -> bytes:
     """Write fp16 weights atomically; returns the weights id."""
-    state = {k: v.detach().cpu().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().to(torch.float16).clone(memory_format=torch.contiguous_format)
+             for k, v in model.state_dict().items()}
     meta = {"cvqn.format": "1", "cvqn.name": name, "cvqn.preset": model.preset.to_json(),
             "cvqn.card": json.dumps(card or {}, sort_keys=True)}
     path = Path(path)

@@ -1,0 +1,54 @@
+"""A few training steps on generated images: loss, checkpoints, export and resume."""
+import json
+
+import numpy as np
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from cvqncodec.cli import main
+from cvqncodec.train import TrainConfig, lr_factor, ms_ssim_window
+from cvqncodec.weights import load_weights
+
+from conftest import synthetic_image
+
+
+def test_learning_rate_drops_twice():
+    assert [lr_factor(s, 400) for s in (0, 199, 200, 299, 300, 399)] == [1, 1, 0.2, 0.2, 0.04, 0.04]
+
+
+def test_ms_ssim_window_fits_crop():
+    assert ms_ssim_window(256) == 11 and ms_ssim_window(128) == 7
+    assert all((ms_ssim_window(s) - 1) * 16 < s for s in (64, 96, 128, 161, 192))
+
+
+def test_train_checkpoint_export_and_resume(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(4):
+        Image.fromarray(synthetic_image(80, 96, seed=i)).save(data / f"img{i}.png")
+    out = tmp_path / "run"
+    args = ["train", "--data", str(data), "--out", str(out), "--preset", "tiny", "--crop", "64",
+            "--batch-size", "2", "--steps", "3", "--val-every", "2", "--val-images", "1",
+            "--checkpoint-minutes", "0", "--name", "tiny-trained", "-q"]
+    r = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 3
+    lm = load_weights(out / "model.safetensors")
+    assert lm.name == "tiny-trained" and lm.card["steps"] == 3
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history] == [2, 3]
+    assert all(np.isfinite(h["psnr"]) and h["bpp"] > 0 for h in history)
+    resume = [a if a != "3" else "5" for a in args] + ["--resume"]
+    r = CliRunner().invoke(main, resume, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 5
+    # Training changed the weights, and the channels_last training layout does not leak into the file.
+    assert lm.weights_id != load_weights(out / "model.safetensors").weights_id
+
+
+def test_train_config_defaults_follow_the_paper():
+    cfg = TrainConfig(data=".", out=".")
+    assert (cfg.alpha, cfg.beta) == (128.0, 0.001)
+    assert (cfg.lr_encoder, cfg.lr_quantizer, cfg.lr_entropy, cfg.lr_decoder) == (1e-4, 1e-4, 5e-5, 1e-4)
