@@ -188,10 +188,10 @@ def info(input: str, as_json: bool) -> None:
          "color": "greyscale" if h.color_channels == 1 else "RGB",
          "bpp": round(bpp(len(data), h.height, h.width), 4),
          "latent": [h.latent_channels, h.latent_height, h.latent_width],
-         "groups": [{"levels": q, "channels": c, "stream_bytes": n}
+         "groups": [{"levels": q, "channels": c, "streams": len(n), "stream_bytes": sum(n)}
                     for (q, c), n in zip(h.groups, h.stream_lengths)],
          "permutation": h.permutation,
-         "header_bytes": len(data) - sum(h.stream_lengths)}
+         "header_bytes": len(data) - sum(map(sum, h.stream_lengths))}
     if as_json:
         click.echo(json.dumps(d, indent=2))
         return
@@ -200,7 +200,7 @@ def info(input: str, as_json: bool) -> None:
     click.echo(f"  model {h.model_name} (weights {d['weights_id']}), latent {h.latent_channels}x"
                f"{h.latent_height}x{h.latent_width}, header+crc {d['header_bytes']} bytes")
     for i, g in enumerate(d["groups"]):
-        click.echo(f"  group {i + 1}: {g['channels']} channels x {g['levels']} levels, {g['stream_bytes']} bytes")
+        click.echo(f"  group {i + 1}: {g['channels']} channels x {g['levels']} levels, {g['stream_bytes']} bytes in {g['streams']} stream(s)")
     if h.permutation is not None:
         click.echo(f"  channel order: {' '.join(map(str, h.permutation))}")
 
@@ -298,6 +298,8 @@ def train(data, out_dir, preset, channels, importance, levels, ratios, steps, ba
 
 
 # --- subcommands defined in other modules (one main.add_command line each) ---
+from .bench_cli import bench as _bench; main.add_command(_bench)  # noqa: E402,E702
+from .analyze_cli import analyze as _analyze; main.add_command(_analyze)  # noqa: E402,E702
 
 
 def run() -> None:

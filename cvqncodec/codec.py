@@ -1,7 +1,7 @@
 """Image <-> .cvq bytes with a loaded model: the one pipeline used by the CLI, bench and analysis.
 
 encode: pad to a multiple of 16 -> encoder -> controller (importance, sort, split, GMM symbols) ->
-context models + torchac, one stream per group -> container.
+context models + torchac, one stream per segment of each group -> container.
 decode: container -> per-group wavefront decoding with the same probability routine -> merge ->
 decoder -> crop.
 """
@@ -60,7 +60,7 @@ def check_compatible(lm: LoadedModel, header: container.Header) -> None:
         raise MismatchError("the file's latent layout does not match the model")
 
 
-def decode(lm: LoadedModel, header: container.Header, streams: list[bytes], device: str = "cpu"
+def decode(lm: LoadedModel, header: container.Header, streams: list[list[bytes]], device: str = "cpu"
            ) -> tuple[torch.Tensor, QuantizedLatent]:
     """Decode parsed .cvq contents into (image (1, 3, H, W) in [0, 1], latent)."""
     check_compatible(lm, header)

@@ -32,7 +32,8 @@ class Header:
     groups: list[tuple[int, int]]
     #: Channel permutation (sorted by importance) when it depends on the image, else None.
     permutation: list[int] | None = None
-    stream_lengths: list[int] = field(default_factory=list)
+    #: Byte length of every stream, per group (a group has one stream per segment of its symbols).
+    stream_lengths: list[list[int]] = field(default_factory=list)
     version: int = FORMAT_VERSION
 
 
@@ -52,10 +53,10 @@ class _Reader:
         return struct.unpack(fmt, self.take(size))
 
 
-def pack(header: Header, streams: list[bytes]) -> bytes:
-    """Serialize a header and its streams, appending the CRC32 of everything before it."""
-    if len(streams) != len(header.groups):
-        raise ValueError("one stream per group")
+def pack(header: Header, streams: list[list[bytes]]) -> bytes:
+    """Serialize a header and its streams (a list per group), appending the CRC32 of everything before it."""
+    if len(streams) != len(header.groups) or any(not 1 <= len(g) <= 0xFFFF for g in streams):
+        raise ValueError("one or more streams per group")
     name = header.model_name.encode("utf-8")
     if len(name) > 255 or len(header.weights_id) != WEIGHTS_ID_BYTES:
         raise ValueError("bad model identifier")
@@ -70,14 +71,16 @@ def pack(header: Header, streams: list[bytes]) -> bytes:
         out += struct.pack(">B", 0)
     else:
         out += struct.pack(">B", 1) + struct.pack(f">{len(header.permutation)}H", *header.permutation)
-    out += struct.pack(f">{len(streams)}I", *[len(s) for s in streams])
-    for s in streams:
-        out += s
+    for group in streams:
+        out += struct.pack(f">H{len(group)}I", len(group), *[len(s) for s in group])
+    for group in streams:
+        for s in group:
+            out += s
     out += struct.pack(">I", zlib.crc32(out))
     return bytes(out)
 
 
-def unpack(data: bytes) -> tuple[Header, list[bytes]]:
+def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
     """Parse and validate a .cvq file; raises BitstreamError or MismatchError with a one-line reason."""
     if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
         raise BitstreamError("not a .cvq file (bad magic bytes)")
@@ -99,11 +102,16 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     groups = [r.unpack(">BH") for _ in range(n_groups)]
     (has_perm,) = r.unpack(">B")
     perm = list(r.unpack(f">{lc}H")) if has_perm == 1 else None
-    lengths = list(r.unpack(f">{n_groups}I"))
+    lengths = []
+    for _ in range(n_groups):
+        (count,) = r.unpack(">H")
+        if count == 0:
+            raise BitstreamError("corrupted .cvq header (stream count)")
+        lengths.append(list(r.unpack(f">{count}I")))
     header = Header(name, weights_id, height, width, color, lc, lh, lw, [tuple(g) for g in groups],
                     perm, lengths, version)
     _validate(header, has_perm)
-    streams = [r.take(n) for n in lengths]
+    streams = [[r.take(n) for n in group] for group in lengths]
     if r.pos != len(data) - 4:
         raise BitstreamError("corrupted .cvq file (length mismatch)")
     return header, streams

@@ -16,6 +16,7 @@ from functools import lru_cache
 import torch
 
 from .context import WavefrontEvaluator
+from .errors import BitstreamError
 
 PRECISION = 16
 
@@ -75,25 +76,58 @@ def torchac_module():
     return torchac
 
 
-def encode_group(evaluator: WavefrontEvaluator, symbols: torch.Tensor) -> tuple[bytes, torch.Tensor]:
-    """Arithmetic-code one group's symbols (shape (C_g, H, W)); returns (stream, CDFs in coding order)."""
+#: A group's symbols are split, at wavefront boundaries, into segments of at least this many symbols, each
+#: its own torchac stream: the decoder re-decodes a growing prefix of the current segment at every
+#: wavefront, so segments bound that cost on large images.
+SEGMENT_SYMBOLS = 1 << 16
+
+
+def segments(wavefront_sizes: torch.Tensor, target: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) symbol ranges in coding order; every range holds whole wavefronts."""
+    target = SEGMENT_SYMBOLS if target is None else target
+    bounds, start, end = [], 0, 0
+    for n in wavefront_sizes.tolist():
+        end += n
+        if end - start >= target:
+            bounds.append((start, end))
+            start = end
+    if end > start or not bounds:
+        bounds.append((start, end))
+    return bounds
+
+
+def encode_group(evaluator: WavefrontEvaluator, symbols: torch.Tensor) -> tuple[list[bytes], torch.Tensor]:
+    """Arithmetic-code one group's symbols (shape (C_g, H, W)); returns (one stream per segment,
+    CDFs in coding order)."""
     symbols = symbols.to(torch.int64).cpu()
     if symbols.numel() and (symbols.min() < 0 or symbols.max() >= evaluator.levels):
         raise ValueError("symbol out of range")
-    order, _ = evaluator.coding_order(tuple(symbols.shape))
+    order, sizes = evaluator.coding_order(tuple(symbols.shape))
     in_order = symbols.reshape(-1)[order]
     _, cdf = evaluator.run(tuple(symbols.shape), lambda start, end, _cdf: in_order[start:end])
-    stream = torchac_module().encode_int16_normalized_cdf(cdf, in_order.to(torch.int16).contiguous())
-    return stream, cdf
-
-
-def decode_group(evaluator: WavefrontEvaluator, shape: tuple[int, int, int], stream: bytes) -> torch.Tensor:
-    """Inverse of :func:`encode_group`: decodes a growing prefix of the stream at each wavefront."""
     tac = torchac_module()
+    sym16 = in_order.to(torch.int16)
+    streams = [tac.encode_int16_normalized_cdf(cdf[a:b].contiguous(), sym16[a:b].contiguous())
+               for a, b in segments(sizes)]
+    return streams, cdf
+
+
+def decode_group(evaluator: WavefrontEvaluator, shape: tuple[int, int, int], streams: list[bytes]) -> torch.Tensor:
+    """Inverse of :func:`encode_group`: at each wavefront, decodes a growing prefix of its segment."""
+    tac = torchac_module()
+    _, sizes = evaluator.coding_order(shape)
+    bounds = segments(sizes)
+    if len(bounds) != len(streams):
+        raise BitstreamError(f"corrupted .cvq file (expected {len(bounds)} streams in a group, "
+                             f"found {len(streams)})")
+    current = [0]
 
     def provide(start: int, end: int, cdf_prefix: torch.Tensor) -> torch.Tensor:
-        decoded = tac.decode_int16_normalized_cdf(cdf_prefix, stream)
-        return decoded[start:end].to(torch.int64)
+        while bounds[current[0]][1] < end:
+            current[0] += 1
+        seg_start = bounds[current[0]][0]
+        decoded = tac.decode_int16_normalized_cdf(cdf_prefix[seg_start:end], streams[current[0]])
+        return decoded[start - seg_start:].to(torch.int64)
 
     symbols, _ = evaluator.run(shape, provide)
     return symbols

@@ -63,7 +63,7 @@ def test_file_size_matches_model_cross_entropy(tiny_model):
         _, cdf = encode_group(ev, s)
         order, _ = ev.coding_order(tuple(s.shape))
         ideal += cdf_bits(cdf, s.reshape(-1)[order]) / 8
-    payload = sum(len(s) for s in streams)
+    payload = sum(len(s) for group in streams for s in group)
     assert ideal <= payload <= ideal * 1.01 + 2 * len(streams)
 
 

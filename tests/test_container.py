@@ -7,7 +7,7 @@ from cvqncodec.errors import BitstreamError, MismatchError
 def sample(perm=None):
     h = container.Header("tiny-test", b"\x01\x02\x03\x04\x05\x06\x07\x08", 31, 17, 3, 8, 2, 2,
                          [(3, 2), (5, 4), (7, 2)], perm)
-    return h, [b"abc", b"", b"\xff" * 10]
+    return h, [[b"abc"], [b"", b"xy"], [b"\xff" * 10]]
 
 
 def test_round_trip():
@@ -18,7 +18,7 @@ def test_round_trip():
         assert s2 == streams
         assert (h2.height, h2.width, h2.groups, h2.permutation, h2.model_name, h2.weights_id) == \
             (31, 17, [(3, 2), (5, 4), (7, 2)], perm, "tiny-test", h.weights_id)
-        assert h2.stream_lengths == [3, 0, 10]
+        assert h2.stream_lengths == [[3], [0, 2], [10]]
 
 
 def test_every_truncation_is_a_clean_error():

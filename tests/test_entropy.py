@@ -19,11 +19,28 @@ def test_group_round_trip_and_size_matches_cross_entropy():
     cm = ContextModel(7, 8, 1)
     ev = WavefrontEvaluator(cm, torch.linspace(-3, 3, 7))
     sym = torch.randint(0, 7, (6, 9, 11))
-    stream, cdf = encode_group(ev, sym)
-    assert torch.equal(decode_group(ev, tuple(sym.shape), stream), sym)
+    streams, cdf = encode_group(ev, sym)
+    assert len(streams) == 1
+    assert torch.equal(decode_group(ev, tuple(sym.shape), streams), sym)
     order, _ = ev.coding_order(tuple(sym.shape))
     ideal = cdf_bits(cdf, sym.reshape(-1)[order]) / 8
-    assert ideal <= len(stream) <= ideal * 1.01 + 4
+    assert ideal <= len(streams[0]) <= ideal * 1.01 + 4
+
+
+def test_segments_hold_whole_wavefronts_and_round_trip(monkeypatch):
+    import cvqncodec.entropy as entropy
+    sizes = torch.tensor([1, 2, 3, 5, 8, 13, 4, 1])
+    bounds = entropy.segments(sizes, target=6)
+    assert bounds == [(0, 6), (6, 19), (19, 32), (32, 37)]
+    assert entropy.segments(torch.tensor([2]), target=6) == [(0, 2)]
+    monkeypatch.setattr(entropy, "SEGMENT_SYMBOLS", 50)
+    torch.manual_seed(3)
+    cm = ContextModel(5, 4, 1)
+    ev = WavefrontEvaluator(cm, torch.linspace(-2, 2, 5))
+    sym = torch.randint(0, 5, (3, 8, 9))
+    streams, _ = encode_group(ev, sym)
+    assert len(streams) > 2
+    assert torch.equal(decode_group(ev, tuple(sym.shape), streams), sym)
 
 
 def test_out_of_range_symbols_are_refused():

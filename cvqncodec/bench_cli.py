@@ -1,0 +1,102 @@
+"""The ``cvq bench`` command (registered in cli.py). Light at import: the work is in ``bench.py``.
+
+This module does not import ``cli`` at load time (``cli`` imports this one), so either can be imported
+first.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+
+from .errors import EXIT_CODES
+
+EPILOG = "Exit codes: " + "; ".join(f"{k} {v.rstrip('.').split(' (')[0].lower()}" for k, v in EXIT_CODES.items())
+
+
+def _handle_errors(func):
+    """cli.handle_errors, looked up when the command runs."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from .cli import handle_errors
+        return handle_errors(func)(*args, **kwargs)
+    return wrapper
+
+
+def _codecs_option(ctx, param, value):
+    from .bench import parse_codecs
+    try:
+        return parse_codecs(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command(epilog=EPILOG)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("-m", "--model", "models", multiple=True, metavar="NAME|PATH",
+              help="Model to run (repeatable; each is one rate point). Default: every shipped model.")
+@click.option("--name", default="CVQN", show_default=True, help="Curve name for the models in tables, JSON, plot.")
+@click.option("--codecs", callback=_codecs_option, default=None, metavar="LIST",
+              help="Conventional codecs to compare: jpeg,webp,jpeg2000,avif,heif,jxl or 'all'.")
+@click.option("--per-image", is_flag=True, help="Also print one row per image and setting.")
+@click.option("--match-bpp", is_flag=True,
+              help="Per image, compare MS-SSIM with each codec's setting nearest to each model's bpp.")
+@click.option("--bd-method", type=click.Choice(["akima", "pchip", "cubic"]), default="akima", show_default=True,
+              help="Interpolation for the Bjøntegaard delta rate (bjontegaard package).")
+@click.option("--json", "json_path", type=str, default=None, metavar="FILE",
+              help="Write CompressAI-style results (one object per codec; a list for several).")
+@click.option("--plot", "plot_path", type=str, default=None, metavar="FILE",
+              help="Draw MS-SSIM (dB) and PSNR vs bpp (.png, .pdf or .svg; needs matplotlib).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes (one torch thread each); use 1 for timings.")
+@click.option("--limit", type=click.IntRange(1, None), default=None, help="Use only the first N images (by name).")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing --json / --plot files.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where to run the transforms (entropy coding is on the CPU).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes on stderr.")
+@click.option("-v", "--verbose", count=True, help="Tracebacks for internal errors.")
+@_handle_errors
+def bench(folder, models, name, codecs, per_image, match_bpp, bd_method, json_path, plot_path, jobs, limit, force,
+          device, quiet, verbose) -> None:
+    """Rate-distortion and speed of the models (and conventional codecs) over the images in FOLDER.
+
+    Every image goes through the real path (encode -> bytes -> decode); bpp counts the whole file.
+    Tables go to stdout, the progress bar and notes to stderr.
+    """
+    from . import bench as b
+    from .cli import pick_device
+    from .imageio import check_output, write_atomic
+
+    def note(msg: str) -> None:
+        if not quiet:
+            click.echo(msg, err=True)
+
+    for path in (json_path, plot_path):
+        if path is not None:
+            if path == "-":
+                raise click.BadParameter("write to a file, not '-'")
+            check_output(path, force)
+    fmt = "png"
+    if plot_path:
+        b.check_matplotlib()
+        fmt = Path(plot_path).suffix.lower().lstrip(".") or "png"
+        if fmt not in ("png", "pdf", "svg"):
+            raise click.BadParameter(f"{plot_path}: use a .png, .pdf or .svg file name", param_hint="--plot")
+    if match_bpp and not codecs:
+        raise click.UsageError("--match-bpp needs --codecs")
+    dev = pick_device(device)
+    images = b.list_images(folder, limit)
+    model_paths = b.resolve_models(models) if models else b.default_models()
+    if name in [b.CODECS[k].label for k in codecs]:
+        raise click.BadParameter(f"{name!r} is the name of a conventional codec", param_hint="--name")
+    keys = b.available_codecs(codecs, note)
+    result = b.run_bench(images, model_paths, keys, name=name, device=dev, jobs=jobs, progress=not quiet)
+    click.echo(b.report(result, folder, per_image=per_image, matched=match_bpp, bd_method=bd_method))
+    if json_path:
+        write_atomic(json_path, b.results_json(result).encode(), force)
+        note(f"wrote {json_path}")
+    if plot_path:
+        title = f"{Path(folder).resolve().name} ({len(images)} image{'s' if len(images) != 1 else ''})"
+        write_atomic(plot_path, b.plot(result.curves, result.ours, title, fmt), force)
+        note(f"wrote {plot_path}")
