@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .cli import EPILOG, Log, common_options, handle_errors, load_model, pick_device
+from .cli_common import EPILOG, Log, common_options, handle_errors, load_model, pick_device
 from .errors import InputError
 
 #: Extensions read from a --dataset folder (not recursive; hidden files skipped).

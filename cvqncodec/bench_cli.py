@@ -1,27 +1,11 @@
-"""The ``cvq bench`` command (registered in cli.py). Light at import: the work is in ``bench.py``.
-
-This module does not import ``cli`` at load time (``cli`` imports this one), so either can be imported
-first.
-"""
+"""The ``cvq bench`` command (registered in cli.py). Light at import: the work is in ``bench.py``."""
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import click
 
-from .errors import EXIT_CODES
-
-EPILOG = "Exit codes: " + "; ".join(f"{k} {v.rstrip('.').split(' (')[0].lower()}" for k, v in EXIT_CODES.items())
-
-
-def _handle_errors(func):
-    """cli.handle_errors, looked up when the command runs."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from .cli import handle_errors
-        return handle_errors(func)(*args, **kwargs)
-    return wrapper
+from .cli_common import EPILOG, handle_errors
 
 
 def _codecs_option(ctx, param, value):
@@ -56,7 +40,7 @@ def _codecs_option(ctx, param, value):
               help="Where to run the transforms (entropy coding is on the CPU).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes on stderr.")
 @click.option("-v", "--verbose", count=True, help="Tracebacks for internal errors.")
-@_handle_errors
+@handle_errors
 def bench(folder, models, name, codecs, per_image, match_bpp, bd_method, json_path, plot_path, jobs, limit, force,
           device, quiet, verbose) -> None:
     """Rate-distortion and speed of the models (and conventional codecs) over the images in FOLDER.

@@ -1,83 +1,15 @@
 """The ``cvq`` command: encode, decode, info, models (train and bench live in their own modules)."""
 from __future__ import annotations
 
-import functools
 import json
-import sys
 import time
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import EXIT_CODES, CvqError, InputError
-
-EPILOG = "Exit codes: " + "; ".join(f"{k} {v.rstrip('.').split(' (')[0].lower()}" for k, v in EXIT_CODES.items())
-
-
-class Log:
-    def __init__(self, quiet: bool, verbose: int) -> None:
-        self.quiet, self.verbose = quiet, verbose
-
-    def info(self, msg: str) -> None:
-        if not self.quiet:
-            click.echo(msg, err=True)
-
-    def debug(self, msg: str) -> None:
-        if self.verbose and not self.quiet:
-            click.echo(msg, err=True)
-
-
-def handle_errors(func):
-    """Turn CvqError into one line on stderr and its exit code; never a traceback for bad input."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except CvqError as exc:
-            click.echo(f"cvq: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("cvq: interrupted", err=True)
-            sys.exit(130)
-        except MemoryError:
-            click.echo("cvq: error: out of memory (try a smaller image)", err=True)
-            sys.exit(InputError.exit_code)
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
-            raise
-        except Exception as exc:  # a bug: one line unless --verbose
-            if kwargs.get("verbose"):
-                raise
-            click.echo(f"cvq: internal error: {type(exc).__name__}: {exc} (rerun with -v for details)", err=True)
-            sys.exit(1)
-    return wrapper
-
-
-def common_options(func):
-    func = click.option("-v", "--verbose", count=True, help="More detail on stderr (metrics, timings).")(func)
-    func = click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")(func)
-    func = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-                        show_default=True, help="Where to run the transforms (entropy coding is on the CPU).")(func)
-    return func
-
-
-def pick_device(device: str) -> str:
-    import torch
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise click.UsageError("--device cuda: no CUDA device is available")
-    return device
-
-
-def load_model(model: str | None, quality: int | None, device: str):
-    from .weights import load_weights, quality_model, resolve_model
-    if model and quality:
-        raise click.UsageError("give --model or --quality, not both")
-    lm = load_weights(resolve_model(model or (quality_model(quality) if quality else None)))
-    lm.model.to(device)
-    return lm
-
+from .cli_common import EPILOG, Log, common_options, handle_errors, load_model, pick_device
+from .errors import CvqError, InputError
 
 @click.group(epilog=EPILOG)
 @click.version_option(__version__, prog_name="cvq")
@@ -276,7 +208,9 @@ def parse_list(kind):
 @handle_errors
 def train(data, out_dir, preset, channels, importance, levels, ratios, steps, batch_size, crop, lr_scale,
           val_every, val_images, checkpoint_minutes, init, name, seed, no_bf16, resume, quiet) -> None:
-    """Train a CVQN model with the paper's loss (Eq. 8); exports RUN_DIR/model.safetensors."""
+    """Train a CVQN model with the paper's loss and schedule.
+
+    The loss is Eq. 8 of the paper; the shippable weights are written to RUN_DIR/model.safetensors."""
     from .presets import get_preset
     from .train import TrainConfig, train as run_training
     overrides = {k: v for k, v in {"latent_channels": channels, "importance": importance, "levels": levels,
@@ -298,8 +232,11 @@ def train(data, out_dir, preset, channels, importance, levels, ratios, steps, ba
 
 
 # --- subcommands defined in other modules (one main.add_command line each) ---
-from .bench_cli import bench as _bench; main.add_command(_bench)  # noqa: E402,E702
-from .analyze_cli import analyze as _analyze; main.add_command(_analyze)  # noqa: E402,E702
+from .analyze_cli import analyze  # noqa: E402
+from .bench_cli import bench  # noqa: E402
+
+main.add_command(analyze)
+main.add_command(bench)
 
 
 def run() -> None:
