@@ -170,6 +170,25 @@ def update_re_importance(model: CVQN, images: list[np.ndarray], device: torch.de
     model.train()
 
 
+def warm_start(own: dict[str, torch.Tensor], src: dict[str, torch.Tensor]) -> tuple[int, int]:
+    """Copy ``src`` tensors into ``own`` in place: whole where shapes match, and the overlapping slice
+    where they differ in size only (e.g. the encoder's tail and decoder's head for another C).
+    Returns (tensors copied whole, tensors copied in part)."""
+    copied = partial = 0
+    for name, target in own.items():
+        source = src.get(name)
+        if source is None or source.dim() != target.dim():
+            continue
+        if source.shape == target.shape:
+            target.copy_(source)
+            copied += 1
+            continue
+        overlap = tuple(slice(0, min(a, b)) for a, b in zip(source.shape, target.shape))
+        target[overlap] = source[overlap].to(target.dtype)
+        partial += 1
+    return copied, partial
+
+
 def bf16_is_fast(device: torch.device) -> bool:
     """bf16 autocast helps only where the hardware has bf16 kernels (AVX-512 BF16/AMX, recent GPUs);
     on an AVX2-only CPU PyTorch falls back to slow reference convolutions (measured 8x slower)."""
@@ -241,10 +260,10 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
         from .weights import load_weights
         src = load_weights(cfg.init).model.state_dict()
         own = model.state_dict()
-        copied = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
-        own.update(copied)
+        copied, partial = warm_start(own, src)
         model.load_state_dict(own)
-        log(f"warm start from {cfg.init}: {len(copied)}/{len(own)} tensors copied")
+        log(f"warm start from {cfg.init}: {copied} tensors copied, {partial} partly "
+            f"(other latent width), {len(own) - copied - partial} left at their initial values")
     # Seeded by rank and step, so a resumed run does not replay the crops it has already seen.
     sampler = CropSampler(train_imgs, cfg.crop, cfg.seed + 1000 * rank + 7919 * step)
     model.train()

@@ -52,3 +52,18 @@ def test_train_config_defaults_follow_the_paper():
     cfg = TrainConfig(data=".", out=".")
     assert (cfg.alpha, cfg.beta) == (128.0, 0.001)
     assert (cfg.lr_encoder, cfg.lr_quantizer, cfg.lr_entropy, cfg.lr_decoder) == (1e-4, 1e-4, 5e-5, 1e-4)
+
+
+def test_warm_start_copies_matching_and_overlapping_tensors():
+    from cvqncodec.model import CVQN
+    from cvqncodec.presets import get_preset
+    from cvqncodec.train import warm_start
+    torch.manual_seed(0)
+    src = CVQN(get_preset("tiny", latent_channels=8)).state_dict()
+    dst_model = CVQN(get_preset("tiny", latent_channels=12))
+    own = dst_model.state_dict()
+    copied, partial = warm_start(own, src)
+    assert partial >= 2 and copied > 0
+    assert torch.equal(own["encoder.tail.weight"][:8], src["encoder.tail.weight"])
+    assert torch.equal(own["decoder.head.weight"][:, :8], src["decoder.head.weight"])
+    assert torch.equal(own["decoder.tail.weight"], src["decoder.tail.weight"])
