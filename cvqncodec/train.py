@@ -10,6 +10,7 @@ import json
 import math
 import os
 import random
+import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -285,7 +286,13 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
         from tqdm import tqdm
         bar = tqdm(total=cfg.steps, initial=step, dynamic_ncols=True, mininterval=2.0)
     ema = None
-    while step < cfg.steps:
+    stop = {"signal": None}
+
+    def request_stop(signum, _frame):  # finish the step, checkpoint, exit: a run can be stopped any time
+        stop["signal"] = signum
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    while step < cfg.steps and stop["signal"] is None:
         f = lr_factor(step, cfg.steps)
         for g, base in zip(opt.param_groups, base_lrs):
             g["lr"] = base * f
@@ -316,6 +323,12 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
             save_checkpoint(ckpt_path, model, opt, step, cfg, history)
             export(model, out / "model.safetensors", cfg, step, history)
             last_ckpt = time.time()
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    if stop["signal"] is not None and is_main():
+        save_checkpoint(ckpt_path, model, opt, step, cfg, history)
+        export(model, out / "model.safetensors", cfg, step, history)
+        log(f"stopped by signal {stop['signal']} at step {step}; checkpoint saved, continue with --resume")
     if bar is not None:
         bar.close()
     if ddp:
