@@ -22,6 +22,15 @@ def make_weights(path, importance: str = "predefined", seed: int = 0, name: str 
     return path
 
 
+@pytest.fixture()
+def one_thread():
+    """One torch thread for tests of small convolutions: more threads only add overhead there."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
     return make_weights(tmp_path_factory.mktemp("w") / "tiny.safetensors")

@@ -24,13 +24,7 @@ from conftest import image_tensor, make_weights, synthetic_image
 SIDE = 161  # MS-SSIM needs >= 161 px per side (metrics.MS_SSIM_MIN_SIDE)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These workloads are tiny: one intra-op thread is as fast, and much faster on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(*args, input=None):

@@ -17,13 +17,7 @@ from cvqncodec.weights import load_weights
 from conftest import synthetic_image
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: the small convolutions here only lose from more (and the CI machine is shared)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # A typical MS-SSIM (dB) curve: quality rising with log rate.
 RATES = [0.08, 0.15, 0.25, 0.4, 0.6, 0.9]

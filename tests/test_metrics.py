@@ -12,12 +12,7 @@ from cvqncodec import metrics
 from conftest import image_tensor
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def constant(value: int, h: int = 8, w: int = 8) -> torch.Tensor:
