@@ -152,7 +152,9 @@ def validate(model: CVQN, images: list[np.ndarray], device: torch.device) -> dic
         rows.append((ms_ssim_8bit(x, out.x_hat.clamp(0, 1)) or float("nan"), psnr(x, out.x_hat), out.bpp.item()))
     model.train()
     a = np.array(rows)
-    return {"ms_ssim": float(np.nanmean(a[:, 0])), "psnr": float(a[:, 1].mean()), "bpp": float(a[:, 2].mean())}
+    ms = a[:, 0][~np.isnan(a[:, 0])]
+    return {"ms_ssim": float(ms.mean()) if ms.size else float("nan"), "psnr": float(a[:, 1].mean()),
+            "bpp": float(a[:, 2].mean())}
 
 
 @torch.no_grad()
