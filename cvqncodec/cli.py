@@ -196,6 +196,8 @@ def parse_list(kind):
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--crop", type=int, default=192, show_default=True, help="Random crop side in px.")
 @click.option("--lr-scale", type=float, default=1.0, show_default=True, help="Multiplies the paper's learning rates.")
+@click.option("--mse-weight", type=float, default=0.0, show_default=True,
+              help="Add this x MSE to the loss (0: the paper's Eq. 8; keeps colours on short runs).")
 @click.option("--val-every", type=int, default=500, show_default=True)
 @click.option("--val-images", type=int, default=8, show_default=True, help="Images held out for validation.")
 @click.option("--checkpoint-minutes", type=float, default=3.0, show_default=True)
@@ -206,7 +208,7 @@ def parse_list(kind):
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/checkpoint.pt.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
-def train(data, out_dir, preset, channels, importance, levels, ratios, steps, batch_size, crop, lr_scale,
+def train(data, out_dir, preset, channels, importance, levels, ratios, steps, batch_size, crop, lr_scale, mse_weight,
           val_every, val_images, checkpoint_minutes, init, name, seed, no_bf16, resume, quiet) -> None:
     """Train a CVQN model with the paper's loss and schedule.
 
@@ -225,6 +227,7 @@ def train(data, out_dir, preset, channels, importance, levels, ratios, steps, ba
         saved = torch.load(Path(out_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
         p = Preset.from_json(saved["preset"])
     cfg = TrainConfig(data=data, out=out_dir, steps=steps, batch_size=batch_size, crop=crop, lr_scale=lr_scale,
+                      mse_weight=mse_weight,
                       val_every=val_every, val_images=val_images, checkpoint_minutes=checkpoint_minutes,
                       init=init, seed=seed, bf16=not no_bf16, name=name)
     run_training(p, cfg, resume=resume, progress=not quiet, log=lambda m: click.echo(m, err=True))

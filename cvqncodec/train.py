@@ -36,6 +36,9 @@ class TrainConfig:
     crop: int = 192
     alpha: float = 128.0
     beta: float = 0.001
+    #: Weight of an extra MSE term in the distortion (0 = the paper's Eq. 8). Pure MS-SSIM barely constrains
+    #: each channel's mean, and short CPU runs then decode with shifted colours (sepia): see README.
+    mse_weight: float = 0.0
     lr_encoder: float = 1e-4
     lr_quantizer: float = 1e-4
     lr_entropy: float = 5e-5
@@ -133,6 +136,8 @@ def loss_terms(model: torch.nn.Module, x: torch.Tensor, cfg: TrainConfig, win: i
     msssim = ms_ssim(x_hat.clamp(0, 1), x, data_range=1.0, win_size=win)
     ent = torch.stack(out.group_bits).mean()
     loss = cfg.alpha * (1 - msssim) + ent + cfg.beta * out.gmm_nll
+    if cfg.mse_weight:
+        loss = loss + cfg.mse_weight * torch.mean((x_hat - x) ** 2)
     return loss, msssim.detach(), out.bpp.detach(), ent.detach()
 
 
@@ -222,6 +227,7 @@ def export(model: CVQN, path: Path, cfg: TrainConfig, step: int, history: list) 
     from .weights import save_weights
     p = model.preset
     card = {"preset": p.name, "steps": step, "crop": cfg.crop, "batch_size": cfg.batch_size,
+            "mse_weight": cfg.mse_weight, "lr_scale": cfg.lr_scale,
             "data": os.path.basename(os.path.normpath(cfg.data)), "init": cfg.init,
             "validation": history[-1] if history else None}
     save_weights(model, path, cfg.name or f"cvqn-{p.name}-c{p.latent_channels}", card)
