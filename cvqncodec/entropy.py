@@ -11,12 +11,13 @@ import hashlib
 import io
 import os
 import sys
+import tempfile
 from functools import lru_cache
 
 import torch
 
 from .context import WavefrontEvaluator
-from .errors import BitstreamError
+from .errors import BitstreamError, CvqError
 
 PRECISION = 16
 
@@ -46,17 +47,19 @@ def cdf_bits(cdf: torch.Tensor, symbols: torch.Tensor) -> float:
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr():
-    """Send fd 1 to fd 2: torchac's JIT build prints 'ninja: no work to do.' on stdout."""
+def _captured_stdout():
+    """Capture fd 1 into a temporary file: torchac's JIT build prints 'ninja: no work to do.' on stdout at
+    every import (it would corrupt ``-o -``). Yields the file; the caller shows it only on failure."""
     sys.stdout.flush()
     saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            yield sink
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 @lru_cache(maxsize=1)
@@ -71,8 +74,14 @@ def torchac_module():
     build_dir = os.path.join(os.environ["TORCH_EXTENSIONS_DIR"], "torchac_backend")
     if not os.path.exists(os.path.join(build_dir, "torchac_backend.so")):
         print("cvq: compiling the torchac backend (first run only, about 30 s)", file=sys.stderr, flush=True)
-    with _stdout_to_stderr(), contextlib.redirect_stdout(io.StringIO()):
-        import torchac  # noqa: WPS433
+    with _captured_stdout() as sink, contextlib.redirect_stdout(io.StringIO()):
+        try:
+            import torchac  # noqa: WPS433
+        except Exception as exc:
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise CvqError("cannot build or load torchac's C++ backend (it needs a C++ compiler and the "
+                           f"Python headers): {type(exc).__name__}: {exc}") from None
     return torchac
 
 

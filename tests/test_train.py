@@ -67,3 +67,18 @@ def test_warm_start_copies_matching_and_overlapping_tensors():
     assert torch.equal(own["encoder.tail.weight"][:8], src["encoder.tail.weight"])
     assert torch.equal(own["decoder.head.weight"][:, :8], src["decoder.head.weight"])
     assert torch.equal(own["decoder.tail.weight"], src["decoder.tail.weight"])
+
+
+def test_mse_weight_adds_exactly_its_term():
+    from cvqncodec.model import CVQN
+    from cvqncodec.presets import get_preset
+    from cvqncodec.train import loss_terms
+    torch.manual_seed(0)
+    model = CVQN(get_preset("tiny"))
+    x = torch.rand(2, 3, 64, 64)
+    torch.manual_seed(1)
+    plain, *_ = loss_terms(model, x, TrainConfig(data=".", out="."), 3, False)
+    with torch.no_grad():
+        mse = torch.mean((model(x).x_hat.float() - x) ** 2)
+    weighted, *_ = loss_terms(model, x, TrainConfig(data=".", out=".", mse_weight=100.0), 3, False)
+    assert torch.allclose(weighted - plain, 100.0 * mse, rtol=1e-4)
