@@ -15,6 +15,8 @@ MAGIC = b"\x89CVQ\r\n\x1a\n"
 FORMAT_VERSION = 1
 WEIGHTS_ID_BYTES = 8
 MAX_DIMENSION = 1 << 20
+#: Largest image coded in one piece (the encoder refuses larger inputs; a header claiming more is corrupt).
+MAX_PIXELS = 40_000_000
 
 
 @dataclass
@@ -120,7 +122,7 @@ def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
 def _validate(h: Header, has_perm: int) -> None:
     def bad(what: str) -> BitstreamError:
         return BitstreamError(f"corrupted .cvq header ({what})")
-    if not (1 <= h.height <= MAX_DIMENSION and 1 <= h.width <= MAX_DIMENSION):
+    if not (1 <= h.height <= MAX_DIMENSION and 1 <= h.width <= MAX_DIMENSION) or h.height * h.width > MAX_PIXELS:
         raise bad("image size")
     if h.color_channels not in (1, 3):
         raise bad("colour channels")

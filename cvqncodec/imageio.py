@@ -13,10 +13,9 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from .container import MAX_PIXELS
 from .errors import InputError, OutputError
 
-#: Largest image coded in one piece; larger ones are refused (tiled coding is a planned feature).
-MAX_PIXELS = 40_000_000
 
 
 @dataclass
