@@ -15,6 +15,7 @@ from . import container
 from .entropy import decode_group, encode_group
 from .errors import BitstreamError, MismatchError
 from .model import QuantizedLatent, pad_to_multiple
+from .presets import DOWNSAMPLING
 from .weights import LoadedModel
 
 
@@ -38,7 +39,7 @@ def encode(lm: LoadedModel, image: torch.Tensor, color_channels: int = 3, device
     header = container.Header(
         model_name=lm.name, weights_id=lm.weights_id, height=height, width=width,
         color_channels=color_channels, latent_channels=preset.latent_channels,
-        latent_height=x.shape[2] // 16, latent_width=x.shape[3] // 16,
+        latent_height=x.shape[2] // DOWNSAMPLING, latent_width=x.shape[3] // DOWNSAMPLING,
         groups=list(zip(preset.levels, model.controller.group_channels)),
         permutation=latent.permutation.tolist() if model.controller.image_dependent_order else None)
     data = container.pack(header, streams)
