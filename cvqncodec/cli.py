@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -231,7 +232,8 @@ def train(data, out_dir, preset, channels, importance, levels, ratios, steps, ba
                       val_every=val_every, val_images=val_images, checkpoint_minutes=checkpoint_minutes,
                       init=init, seed=seed, bf16=not no_bf16, name=name)
     run_training(p, cfg, resume=resume, progress=not quiet, log=lambda m: click.echo(m, err=True))
-    click.echo(f"wrote {Path(out_dir) / 'model.safetensors'}", err=True)
+    if os.environ.get("RANK", "0") == "0":  # torchrun: only the first process writes and reports
+        click.echo(f"wrote {Path(out_dir) / 'model.safetensors'}", err=True)
 
 
 # --- subcommands defined in other modules (one main.add_command line each) ---

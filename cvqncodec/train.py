@@ -258,7 +258,8 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
     t0 = time.time()
     train_imgs = [load_training_image(p, cfg.max_side) for p in train_files]
     val_imgs = [load_training_image(p, cfg.max_side) for p in val_files]
-    log(f"loaded {len(train_imgs)} training and {len(val_imgs)} validation images in {time.time() - t0:.0f} s")
+    if is_main():
+        log(f"loaded {len(train_imgs)} training and {len(val_imgs)} validation images in {time.time() - t0:.0f} s")
     model = CVQN(preset).to(device)
     step, history = 0, []
     if resume and ckpt_path.exists():
@@ -287,7 +288,9 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
         log(f"resumed at step {step}")
     win = ms_ssim_window(cfg.crop)
     bf16 = cfg.bf16 and bf16_is_fast(device)
-    log(f"training on {device}, {'bf16 autocast' if bf16 else 'float32'}, MS-SSIM window {win}")
+    if is_main():
+        log(f"training on {device}{f' x {dist.get_world_size()} processes (DDP)' if ddp else ''}, "
+            f"{'bf16 autocast' if bf16 else 'float32'}, MS-SSIM window {win}, batch {cfg.batch_size} per process")
     last_ckpt = time.time()
     bar = None
     if progress and is_main():
