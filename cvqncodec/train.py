@@ -178,9 +178,26 @@ def update_re_importance(model: CVQN, images: list[np.ndarray], device: torch.de
     model.train()
 
 
-def warm_start(own: dict[str, torch.Tensor], src: dict[str, torch.Tensor]) -> tuple[int, int]:
-    """Copy ``src`` tensors into ``own`` in place: whole where shapes match, and the overlapping slice
-    where they differ in size only (e.g. the encoder's tail and decoder's head for another C).
+#: Tensors whose dimension ``dim`` runs over the latent channels C.
+LATENT_CHANNEL_DIMS = {"encoder.tail.weight": 0, "encoder.tail.bias": 0, "decoder.head.weight": 1,
+                       "controller.re_importance": 0}
+
+
+def group_channel_map(old_groups: tuple[int, ...], new_groups: tuple[int, ...]) -> list[int]:
+    """For each new latent channel, the old channel in the same group and rank (-1 if the old group is
+    smaller), so that a warm start keeps each channel's number of levels (predefined importance)."""
+    mapping = []
+    old_start = 0
+    for old_n, new_n in zip(old_groups, new_groups):
+        mapping += [old_start + i if i < old_n else -1 for i in range(new_n)]
+        old_start += old_n
+    return mapping
+
+
+def warm_start(own: dict[str, torch.Tensor], src: dict[str, torch.Tensor],
+               channel_map: list[int] | None = None) -> tuple[int, int]:
+    """Copy ``src`` tensors into ``own`` in place: whole where shapes match; for another latent width,
+    the latent channels through ``channel_map`` (group by group), and otherwise the overlapping slice.
     Returns (tensors copied whole, tensors copied in part)."""
     copied = partial = 0
     for name, target in own.items():
@@ -191,8 +208,14 @@ def warm_start(own: dict[str, torch.Tensor], src: dict[str, torch.Tensor]) -> tu
             target.copy_(source)
             copied += 1
             continue
-        overlap = tuple(slice(0, min(a, b)) for a, b in zip(source.shape, target.shape))
-        target[overlap] = source[overlap].to(target.dtype)
+        dim = LATENT_CHANNEL_DIMS.get(name)
+        if channel_map is not None and dim is not None and len(channel_map) == target.shape[dim]:
+            for new, old in enumerate(channel_map):
+                if old >= 0:
+                    target.select(dim, new).copy_(source.select(dim, old))
+        else:
+            overlap = tuple(slice(0, min(a, b)) for a, b in zip(source.shape, target.shape))
+            target[overlap] = source[overlap].to(target.dtype)
         partial += 1
     return copied, partial
 
@@ -268,9 +291,13 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
         step, history = state["step"], json.loads(state["history"])
     elif cfg.init:
         from .weights import load_weights
-        src = load_weights(cfg.init).model.state_dict()
+        source_model = load_weights(cfg.init).model
         own = model.state_dict()
-        copied, partial = warm_start(own, src)
+        same_layout = (source_model.preset.importance == preset.importance == "predefined"
+                       and source_model.preset.levels == preset.levels)
+        channel_map = group_channel_map(source_model.controller.group_channels,
+                                        model.controller.group_channels) if same_layout else None
+        copied, partial = warm_start(own, source_model.state_dict(), channel_map)
         model.load_state_dict(own)
         log(f"warm start from {cfg.init}: {copied} tensors copied, {partial} partly "
             f"(other latent width), {len(own) - copied - partial} left at their initial values")

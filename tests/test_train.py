@@ -54,6 +54,12 @@ def test_train_config_defaults_follow_the_paper():
     assert (cfg.lr_encoder, cfg.lr_quantizer, cfg.lr_entropy, cfg.lr_decoder) == (1e-4, 1e-4, 5e-5, 1e-4)
 
 
+def test_group_channel_map_keeps_levels():
+    from cvqncodec.train import group_channel_map
+    assert group_channel_map((8, 16, 8), (4, 8, 4)) == [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27]
+    assert group_channel_map((2, 4, 2), (3, 4, 3)) == [0, 1, -1, 2, 3, 4, 5, 6, 7, -1]
+
+
 def test_warm_start_copies_matching_and_overlapping_tensors():
     from cvqncodec.model import CVQN
     from cvqncodec.presets import get_preset
@@ -67,6 +73,10 @@ def test_warm_start_copies_matching_and_overlapping_tensors():
     assert torch.equal(own["encoder.tail.weight"][:8], src["encoder.tail.weight"])
     assert torch.equal(own["decoder.head.weight"][:, :8], src["decoder.head.weight"])
     assert torch.equal(own["decoder.tail.weight"], src["decoder.tail.weight"])
+    own = CVQN(get_preset("tiny", latent_channels=12)).state_dict()
+    warm_start(own, src, [0, 1, -1, 2, 3, 4, 5, -1, -1, 6, 7, -1])
+    assert torch.equal(own["encoder.tail.weight"][9], src["encoder.tail.weight"][6])
+    assert torch.equal(own["decoder.head.weight"][:, 3], src["decoder.head.weight"][:, 2])
 
 
 def test_mse_weight_adds_exactly_its_term():
