@@ -5,18 +5,21 @@
 set -euo pipefail
 DATA=${DATA:-../shared/data/train}
 
-# cvqn-q3 (default): compact preset, C = 32, from scratch. The first 1986 steps ran without the MSE term
-# (decoded colours drifted to sepia); the run then resumed with --mse-weight 256 (see README, Training).
+# cvqn-q3 (default): compact preset, C = 32, from scratch, 5000 steps. What actually ran (one run folder,
+# resumed four times): steps 0-1986 without the MSE term (schedule of an 8000-, then a 5000-step run);
+# decoded colours had drifted to sepia, so 1986-2714 ran with --mse-weight 256 and 2714-5000 with 2048
+# (the learning rate dropped x0.2 at step 2500 and again at 3750). One command with the final settings
+# (the same schedule, not the same history):
 cvq train --data "$DATA" --out runs/q3 --preset compact --channels 32 --crop 128 --steps 5000 --lr-scale 4 \
-    --mse-weight 256 --name cvqn-q3 --val-every 250 --resume -q
+    --mse-weight 2048 --name cvqn-q3 --val-every 250 -q
 cp runs/q3/model.safetensors weights/cvqn-q3.safetensors
 
 # The other rates: warm-started from cvqn-q3 (matching tensors copied, the encoder's tail and the decoder's
-# head copied where they overlap), then fine-tuned at their own C.
+# head mapped group by group), then fine-tuned at their own C (two at a time, one thread each).
 for spec in q1:16 q2:24 q4:48 q5:80; do
     name=${spec%%:*}; channels=${spec##*:}
     cvq train --data "$DATA" --out "runs/$name" --preset compact --channels "$channels" --crop 128 \
-        --steps "${FINETUNE_STEPS:-800}" --lr-scale 2 --mse-weight 256 --init weights/cvqn-q3.safetensors \
-        --name "cvqn-$name" --val-every 400 -q
+        --steps "${FINETUNE_STEPS:-500}" --lr-scale 2 --mse-weight 2048 --init weights/cvqn-q3.safetensors \
+        --name "cvqn-$name" --val-every 250 -q
     cp "runs/$name/model.safetensors" "weights/cvqn-$name.safetensors"
 done
