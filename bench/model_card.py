@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Measure a weights file on an evaluation folder through the real .cvq path and write its model card.
+"""Measure shipped weights on an evaluation folder through the real .cvq path and write their model cards.
 
 Usage:
-  python bench/model_card.py weights/cvqn-q3.safetensors --eval ../shared/data/kodak \
-      --trained "compact preset, 8000 steps, 128² crops, batch 8" --wall "95 min" --machine "2-core AMD EPYC (AVX2)"
+  python bench/model_card.py weights/cvqn-q*.safetensors --eval ../shared/data/kodak --codecs webp,heif \
+      --machine "2-core AMD EPYC (AVX2), torch 2.13.0 CPU" --wall cvqn-q3="95 min" --wall cvqn-q1="7 min" ... \
+      --history cvqn-q3="text" --json bench/kodak.json --plot bench/kodak-rd.png
 
-Writes weights/NAME.md and stores the measured means in the file's ``cvqn.card`` metadata (under "kodak"),
-which ``cvq models`` shows. The weights id covers the preset and tensors only, so it does not change.
-Also codes the folder with WebP and reports WebP's MS-SSIM at our bpp (per image, nearest quality).
+One `cvq bench` run (cvqncodec.bench.run_bench) over every model and codec: prints the bench report
+(tables, matched bpp, BD-rates) for bench/RESULTS.md, writes the CompressAI-style JSON and the RD plot, stores
+each model's measured means in its file's ``cvqn.card`` metadata (under "kodak", shown by ``cvq models``;
+the weights id covers the preset and tensors only, so it does not change) and writes weights/NAME.md.
 """
 from __future__ import annotations
 
@@ -23,92 +25,125 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from cvqncodec import __version__
-from cvqncodec.bench import list_images, match_bpp, run_bench
+from cvqncodec.bench import list_images, match_bpp, parse_codecs, plot, report, results_json, run_bench
 from cvqncodec.weights import load_weights
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("weights")
-    ap.add_argument("--eval", required=True, help="evaluation folder (Kodak)")
-    ap.add_argument("--trained", required=True, help="one line: how it was trained")
-    ap.add_argument("--wall", required=True, help="training wall time")
-    ap.add_argument("--machine", required=True, help="training machine")
-    ap.add_argument("--notes", default="", help="extra markdown for the card")
-    args = ap.parse_args()
+def key_values(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
 
-    path = Path(args.weights)
-    lm = load_weights(path)
-    p = lm.model.preset
-    images = list_images(args.eval)
-    res = run_bench(images, [path], ["webp"], name="CVQN", progress=True)
-    ours = res.curves["CVQN"][0]
-    matches = [m for m in match_bpp(res.records, "CVQN", ["WebP"])]
-    webp = matches[0] if matches else None
-    kodak = {"images": len(images), "bpp": round(ours.bpp, 4), "psnr": round(ours.psnr, 3),
-             "ms_ssim": round(ours.ms_ssim, 5), "ms_ssim_db": round(ours.ms_ssim_db, 3),
-             "encode_s": round(ours.enc_s, 3), "decode_s": round(ours.dec_s, 3),
-             "measured": datetime.date.today().isoformat(), "cvqncodec": __version__}
-    if webp is not None:
-        kodak["webp_at_same_bpp"] = {"bpp": round(webp.bpp_theirs, 4),
-                                     "ms_ssim": round(ours.ms_ssim - webp.ms_ssim_diff, 5),
-                                     "delta_ms_ssim": round(webp.ms_ssim_diff, 5),
-                                     "delta_ms_ssim_db": round(webp.ms_ssim_db_diff, 3)}
 
-    # Re-save with the measurement in the metadata (same tensors, same weights id).
+def rounded(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def fmt(x: float | None, digits: int) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def update_metadata(path: Path, extra: dict) -> None:
     with safe_open(str(path), framework="pt") as f:
         meta = dict(f.metadata())
     card = json.loads(meta.get("cvqn.card", "{}"))
-    card.update(kodak=kodak, trained=args.trained, wall_time=args.wall, machine=args.machine)
+    card.update(extra)
     meta["cvqn.card"] = json.dumps(card, sort_keys=True)
     tensors = load_file(str(path))
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
     tmp.replace(path)
-    assert load_weights(path).weights_id == lm.weights_id
 
+
+def card_text(lm, path: Path, card: dict, kodak: dict, n_images: int, folder: str, machine: str, wall: str,
+              history: str) -> str:
+    p = lm.model.preset
     val = card.get("validation") or {}
+    init = card.get("init")
     lines = [
-        f"# {lm.name}",
-        "",
+        f"# {lm.name}", "",
         f"CVQN model shipped with cvqncodec (weights id `{lm.weights_id.hex()}`, fp16 safetensors, "
-        f"{path.stat().st_size / 1e6:.1f} MB).",
-        "",
+        f"{path.stat().st_size / 1e6:.1f} MB). Licence: GPL-3.0-or-later, like the code.", "",
         "| | |", "|---|---|",
-        f"| preset | `{p.name}`: widths {'/'.join(map(str, p.widths))}, B = {p.blocks}, "
-        f"context model {p.context_filters} filters × {p.context_blocks} residual block(s) |",
+        f"| preset | `{p.name}`: stage widths {'/'.join(map(str, p.widths))}, B = {p.blocks} RCAB per group, "
+        f"context models of {p.context_filters} filters × {p.context_blocks} residual block |",
         f"| latent channels C | {p.latent_channels} |",
-        f"| levels q / ratios r | {list(p.levels)} / {list(p.ratios)} (groups of {list(lm.model.controller.group_channels)} channels) |",
+        f"| levels q / ratios r | {list(p.levels)} / {list(p.ratios)}: groups of "
+        f"{list(lm.model.controller.group_channels)} channels |",
         f"| channel importance | {p.importance} |",
-        f"| training data | `{card.get('data', '?')}` (the project's training folder: CID22, Wikimedia Commons and "
-        f"Debian wallpapers; 8 images held out for validation; never Kodak) |",
-        f"| training | {args.trained}; warm start: {card.get('init') or 'none (from scratch)'} |",
-        f"| iterations | {card.get('steps', '?')} |",
-        f"| wall time / machine | {args.wall} on {args.machine} |",
-        f"| validation (held-out, last) | MS-SSIM {val.get('ms_ssim', float('nan')):.4f}, PSNR "
-        f"{val.get('psnr', float('nan')):.2f} dB, estimated {val.get('bpp', float('nan')):.3f} bpp |",
-        "",
-        f"## Kodak ({len(images)} images), measured {kodak['measured']} by the codec itself",
-        "",
-        "Real `.cvq` files (header included) through encode → file → decode, cvqncodec "
-        f"{__version__}, CPU ({platform.machine()}), torch {torch.__version__}:",
-        "",
-        "| bpp | PSNR (RGB) | MS-SSIM | MS-SSIM dB | encode s | decode s |",
-        "|---|---|---|---|---|---|",
-        f"| {ours.bpp:.4f} | {ours.psnr:.2f} | {ours.ms_ssim:.4f} | {ours.ms_ssim_db:.2f} | {ours.enc_s:.2f} | "
-        f"{ours.dec_s:.2f} |",
-        "",
+        f"| training data | the project's training folder (`{card.get('data', '?')}`: CID22, Wikimedia Commons and "
+        "Debian wallpapers; 8 images held out for validation; Kodak never used) |",
+        f"| loss | Eq. 8 (α = 128, β = 0.001) + {card.get('mse_weight', 0):g} × MSE |",
+        f"| training | {card.get('steps', '?')} steps, batch {card.get('batch_size', '?')}, "
+        f"{card.get('crop', '?')}² random crops with flips, Adam at {card.get('lr_scale', 1):g}× the paper's "
+        f"per-part learning rates, ×0.2 at 50 % and 75 % of the steps; "
+        f"{'warm start from ' + Path(init).stem if init else 'from scratch'} |",
+        f"| wall time, machine | {wall} on {machine} |",
+        f"| held-out validation (last) | MS-SSIM {val.get('ms_ssim', float('nan')):.4f}, PSNR "
+        f"{val.get('psnr', float('nan')):.2f} dB, estimated {val.get('bpp', float('nan')):.3f} bpp "
+        f"(centre crops ≤ 512 px) |",
     ]
-    if webp is not None:
-        lines += [f"WebP (Pillow, per image the quality nearest our bpp): {webp.bpp_theirs:.4f} bpp, MS-SSIM "
-                  f"{ours.ms_ssim - webp.ms_ssim_diff:.4f}; ours − WebP = {webp.ms_ssim_diff:+.4f} MS-SSIM "
-                  f"({webp.ms_ssim_db_diff:+.2f} dB).", ""]
-    lines += [f"Command: `python bench/model_card.py {path} --eval {args.eval} ...`", ""]
-    if args.notes:
-        lines += [args.notes, ""]
-    card_path = path.with_suffix(".md")
-    card_path.write_text("\n".join(lines))
-    print("\n".join(lines))
+    if history:
+        lines += ["", history]
+    lines += [
+        "", f"## Kodak, measured {kodak['measured']} by the codec itself", "",
+        f"All {n_images} images of `{folder}` through encode → `.cvq` file → decode (bpp from the real file "
+        f"size, header included), cvqncodec {__version__}, CPU, torch {torch.__version__}:", "",
+        "| bpp | PSNR (RGB) | MS-SSIM | MS-SSIM dB | encode s | decode s |", "|---|---|---|---|---|---|",
+        f"| {kodak['bpp']:.4f} | {kodak['psnr']:.2f} | {fmt(kodak['ms_ssim'], 4)} | {fmt(kodak['ms_ssim_db'], 2)} | "
+        f"{kodak['encode_s']:.2f} | {kodak['decode_s']:.2f} |", ""]
+    for codec, m in kodak.get("matched", {}).items():
+        lines.append(f"{codec} at the same bpp (per image, the setting nearest our file's bpp): {m['bpp']:.4f} bpp; "
+                     f"ours − {codec} = {m['delta_ms_ssim']:+.4f} MS-SSIM ({m['delta_ms_ssim_db']:+.2f} dB).")
+    lines += ["", "Measured with `python bench/model_card.py weights/cvqn-q*.safetensors --eval "
+              f"{folder} --codecs webp,heif ...` (see bench/RESULTS.md for the full table).", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("weights", nargs="+")
+    ap.add_argument("--eval", required=True)
+    ap.add_argument("--codecs", default="webp,heif")
+    ap.add_argument("--machine", required=True)
+    ap.add_argument("--wall", action="append", default=[], help="NAME=training wall time")
+    ap.add_argument("--history", action="append", default=[], help="NAME=markdown about how it was trained")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--plot", default=None)
+    args = ap.parse_args()
+
+    paths = [Path(w) for w in args.weights]
+    models = {p: load_weights(p) for p in paths}
+    walls, histories = key_values(args.wall), key_values(args.history)
+    images = list_images(args.eval)
+    codecs = parse_codecs(args.codecs)
+    result = run_bench(images, paths, codecs, name="CVQN", progress=True)
+    print(report(result, args.eval, matched=True))
+    if args.json:
+        Path(args.json).write_text(results_json(result))
+    if args.plot:
+        Path(args.plot).write_bytes(plot(result.curves, "CVQN", f"{len(images)} images of {args.eval}"))
+    matches = match_bpp(result.records, "CVQN", result.codecs)
+    today = datetime.date.today().isoformat()
+    for point in result.curves["CVQN"]:
+        path = Path(point.source)
+        lm = models[path]
+        kodak = {"images": len(images), "bpp": round(point.bpp, 4), "psnr": round(point.psnr, 3),
+                 "ms_ssim": rounded(point.ms_ssim, 5), "ms_ssim_db": rounded(point.ms_ssim_db, 3),
+                 "encode_s": round(point.enc_s, 3), "decode_s": round(point.dec_s, 3), "measured": today,
+                 "cvqncodec": __version__, "machine": f"{platform.machine()}, torch {torch.__version__}",
+                 "matched": {m.codec: {"bpp": round(m.bpp_theirs, 4), "delta_ms_ssim": round(m.ms_ssim_diff, 5),
+                                       "delta_ms_ssim_db": round(m.ms_ssim_db_diff, 3)}
+                             for m in matches if m.ours == point.setting}}
+        extra = {"kodak": kodak, "machine": args.machine, "wall_time": walls.get(lm.name, "?")}
+        update_metadata(path, extra)
+        assert load_weights(path).weights_id == lm.weights_id
+        card = json.loads(safe_open(str(path), framework="pt").metadata()["cvqn.card"])
+        path.with_suffix(".md").write_text(card_text(lm, path, card, kodak, len(images), args.eval, args.machine,
+                                                     walls.get(lm.name, "?"), histories.get(lm.name, "")))
+        print(f"wrote {path.with_suffix('.md')}", file=sys.stderr)
     return 0
 
 

@@ -102,12 +102,22 @@ def weights_dirs() -> list[Path]:
     return dirs
 
 
+def model_name(path: Path) -> str:
+    """The name a weights file gives itself (its metadata), or its file name without the suffix."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("cvqn.name") or path.name[:-len(SUFFIX)]
+    except (SafetensorError, OSError, ValueError):
+        return path.name[:-len(SUFFIX)]
+
+
 def available_models() -> dict[str, Path]:
+    """Model name -> weights file, over :func:`weights_dirs` (earlier folders win)."""
     found: dict[str, Path] = {}
     for d in weights_dirs():
         if d.is_dir():
             for p in sorted(d.glob("*" + SUFFIX)):
-                found.setdefault(p.name[:-len(SUFFIX)], p)
+                found.setdefault(model_name(p), p)
     return found
 
 
