@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import sys
 from pathlib import Path
@@ -54,6 +55,7 @@ def update_metadata(path: Path, extra: dict) -> None:
     tensors = load_file(str(path))
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
+    os.chmod(tmp, 0o644)
     tmp.replace(path)
 
 

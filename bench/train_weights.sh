@@ -8,14 +8,14 @@ DATA=${DATA:-../shared/data/train}
 # cvqn-q3 (default): compact preset, C = 32, from scratch, 5000 steps. What actually ran (one run folder,
 # resumed four times): steps 0-1986 without the MSE term (schedule of an 8000-, then a 5000-step run);
 # decoded colours had drifted to sepia, so 1986-2714 ran with --mse-weight 256 and 2714-5000 with 2048
-# (the learning rate dropped x0.2 at step 2500 and again at 3750). One command with the final settings
-# (the same schedule, not the same history):
+# (the learning rate dropped x0.2 at step 2500 and again at 3750); it was stopped at step 4408 of the 5000
+# (validation had been flat since 3750). One command with the final settings (not the same history):
 cvq train --data "$DATA" --out runs/q3 --preset compact --channels 32 --crop 128 --steps 5000 --lr-scale 4 \
     --mse-weight 2048 --name cvqn-q3 --val-every 250 -q
 cp runs/q3/model.safetensors weights/cvqn-q3.safetensors
 
 # The other rates: warm-started from cvqn-q3 (matching tensors copied, the encoder's tail and the decoder's
-# head mapped group by group), then fine-tuned at their own C (two at a time, one thread each).
+# head mapped group by group), then fine-tuned at their own C (all four at once, one thread each).
 for spec in q1:16 q2:24 q4:48 q5:80; do
     name=${spec%%:*}; channels=${spec##*:}
     cvq train --data "$DATA" --out "runs/$name" --preset compact --channels "$channels" --crop 128 \

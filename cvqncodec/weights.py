@@ -55,6 +55,7 @@ def save_weights(model: CVQN, path: str | os.PathLike, name: str, card: dict | N
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp), metadata=meta)
+    os.chmod(tmp, 0o644)  # safetensors creates files readable by their owner only
     os.replace(tmp, path)
     return weights_id(state, model.preset)
 
