@@ -37,3 +37,19 @@ def test_forward_quantizes_each_group_with_its_own_levels():
         assert int(s.max()) < q.levels
         assert set(g.unique().tolist()) <= set(q.mu.tolist())
     assert torch.isfinite(nll)
+
+
+def test_every_preset_builds_and_round_trips_shapes():
+    """The presets are data: each builds a model whose decoder inverts the encoder's shapes."""
+    from cvqncodec.model import CVQN
+    from cvqncodec.presets import PRESETS, Preset
+    for name, preset in PRESETS.items():
+        assert Preset.from_json(preset.to_json()) == preset
+        if name == "paper":
+            preset = preset.replace(blocks=1)  # the shapes do not depend on B; keep the test fast
+        torch.manual_seed(0)
+        model = CVQN(preset).eval()
+        with torch.no_grad():
+            out = model(torch.rand(1, 3, 32, 48))
+        assert out.x_hat.shape == (1, 3, 32, 48), name
+        assert len(out.group_bits) == len(preset.levels)
