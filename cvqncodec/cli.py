@@ -93,7 +93,7 @@ def decode(input: str, output: str | None, model: str | None, force: bool, devic
         raise BitstreamError(str(exc)) from None
     header, streams = container.unpack(data)
     dev = pick_device(device)
-    lm = load_model(model or header.model_name, None, dev)
+    lm = load_model(model, None, dev, from_file=header.model_name)
     torchac_module()
     start = time.perf_counter()
     image, _ = codec.decode(lm, header, streams, dev)

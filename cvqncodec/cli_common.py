@@ -66,10 +66,16 @@ def pick_device(device: str) -> str:
     return device
 
 
-def load_model(model: str | None, quality: int | None, device: str):
+def load_model(model: str | None, quality: int | None, device: str, from_file: str | None = None):
+    """The model given by --model or --quality, else the one a .cvq file names (``from_file``, looked up
+    by name only), else the default."""
     from .weights import load_weights, quality_model, resolve_model
     if model and quality:
         raise click.UsageError("give --model or --quality, not both")
-    lm = load_weights(resolve_model(model or (quality_model(quality) if quality else None)))
+    if model or quality or not from_file:
+        path = resolve_model(model or (quality_model(quality) if quality else None))
+    else:
+        path = resolve_model(from_file, allow_path=False)
+    lm = load_weights(path)
     lm.model.to(device)
     return lm

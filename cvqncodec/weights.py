@@ -126,10 +126,11 @@ def quality_model(quality: int) -> str:
     return f"cvqn-q{quality}"
 
 
-def resolve_model(name_or_path: str | None) -> Path:
-    """A model name from :func:`available_models` or a path to a weights file."""
+def resolve_model(name_or_path: str | None, allow_path: bool = True) -> Path:
+    """A model name from :func:`available_models`, or (``allow_path``) a path to a weights file.
+    Names read from a .cvq header are looked up by name only: a file never picks a path to load."""
     name = name_or_path or DEFAULT_MODEL
-    if os.sep in name or name.endswith(SUFFIX) or Path(name).is_file():
+    if allow_path and (os.sep in name or name.endswith(SUFFIX) or Path(name).is_file()):
         return Path(name)
     models = available_models()
     if name not in models:

@@ -140,3 +140,18 @@ def test_installed_script_keeps_stdout_clean(work):
     assert p.stdout.startswith(container.MAGIC)
     container.unpack(p.stdout)
     assert b"bpp" in p.stderr
+
+
+def test_a_file_cannot_make_the_decoder_load_a_path(work, tmp_path):
+    """The model name in a .cvq header is looked up among installed models, never opened as a path."""
+    d, w = work
+    from cvqncodec.weights import load_weights
+    from cvqncodec import codec
+    from conftest import image_tensor
+    lm = load_weights(w)
+    lm.name = w  # a header naming a weights file by its path
+    (d / "named.cvq").write_bytes(codec.encode(lm, image_tensor(20, 20)).data)
+    r = run("decode", str(d / "named.cvq"), "-o", str(d / "named.png"))
+    assert r.exit_code == 7 and "no model named" in r.stderr
+    assert not (d / "named.png").exists()
+    assert run("decode", str(d / "named.cvq"), "-o", str(d / "named.png"), "--model", w).exit_code == 0
