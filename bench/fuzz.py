@@ -11,7 +11,6 @@ arithmetic decoder. Without --model, a tiny model with fixed random weights is u
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import struct

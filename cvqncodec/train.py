@@ -7,7 +7,6 @@ entropy model 5e-5, decoder 1e-4), each multiplied by 0.2 at 50 % and 75 % of th
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import signal

@@ -6,7 +6,6 @@ import json
 import math
 import sys
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
