@@ -27,6 +27,11 @@ class EncodeResult:
     reconstruction: torch.Tensor | None
 
 
+def group_layout(lm: LoadedModel) -> list[tuple[int, int]]:
+    """(levels q_g, channels C_g) of every group, as the header stores them."""
+    return list(zip(lm.model.preset.levels, lm.model.controller.group_channels))
+
+
 def encode(lm: LoadedModel, image: torch.Tensor, color_channels: int = 3, device: str = "cpu",
            reconstruct: bool = False) -> EncodeResult:
     """Encode (1, 3, H, W) in [0, 1] into .cvq bytes."""
@@ -40,7 +45,7 @@ def encode(lm: LoadedModel, image: torch.Tensor, color_channels: int = 3, device
         model_name=lm.name, weights_id=lm.weights_id, height=height, width=width,
         color_channels=color_channels, latent_channels=preset.latent_channels,
         latent_height=x.shape[2] // DOWNSAMPLING, latent_width=x.shape[3] // DOWNSAMPLING,
-        groups=list(zip(preset.levels, model.controller.group_channels)),
+        groups=group_layout(lm),
         permutation=latent.permutation.tolist() if model.controller.image_dependent_order else None)
     data = container.pack(header, streams)
     recon = None
@@ -55,9 +60,8 @@ def check_compatible(lm: LoadedModel, header: container.Header) -> None:
         raise MismatchError(f"the file was made with model {header.model_name!r} "
                             f"(weights {header.weights_id.hex()}), not with {lm.name!r} "
                             f"(weights {lm.weights_id.hex()})")
-    preset = lm.model.preset
-    if (header.latent_channels != preset.latent_channels
-            or [tuple(g) for g in header.groups] != list(zip(preset.levels, lm.model.controller.group_channels))):
+    if (header.latent_channels != lm.model.preset.latent_channels
+            or [tuple(g) for g in header.groups] != group_layout(lm)):
         raise MismatchError("the file's latent layout does not match the model")
 
 
