@@ -33,7 +33,8 @@ from cvqncodec.weights import load_weights, model_from_state, resolve_model
 def random_model(preset_name: str):
     torch.manual_seed(0)
     m = CVQN(get_preset(preset_name))
-    state = {k: v.to(torch.float16) for k, v in m.state_dict().items()}
+    m.build_integer_tables()
+    state = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in m.state_dict().items()}
     return model_from_state(f"random-{preset_name}", m.preset, state)
 
 

@@ -210,11 +210,14 @@ def parse_list(kind):
 @click.option("--name", type=str, default=None, help="Model name written into the exported weights.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-bf16", is_flag=True, help="Train in float32 (bf16 autocast is the default).")
+@click.option("--context-only", is_flag=True,
+              help="Fine-tune only the context models (quantization-aware) of the --init model, keeping its "
+                   "preset; everything else stays frozen.")
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/checkpoint.pt.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
 def train(data, out_dir, preset, channels, importance, levels, ratios, steps, batch_size, crop, lr_scale, mse_weight,
-          val_every, val_images, checkpoint_minutes, init, name, seed, no_bf16, resume, quiet) -> None:
+          val_every, val_images, checkpoint_minutes, init, name, seed, no_bf16, context_only, resume, quiet) -> None:
     """Train a CVQN model with the paper's loss and schedule.
 
     The loss is Eq. 8 of the paper; the shippable weights are written to RUN_DIR/model.safetensors."""
@@ -226,6 +229,11 @@ def train(data, out_dir, preset, channels, importance, levels, ratios, steps, ba
         p = get_preset(preset, **overrides)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if context_only:
+        if not init:
+            raise click.UsageError("--context-only fine-tunes an existing model: give it with --init")
+        from .weights import read_weights
+        p = read_weights(init)[1]
     if resume and (Path(out_dir) / "checkpoint.pt").exists():
         import torch
         from .presets import Preset
@@ -234,7 +242,7 @@ def train(data, out_dir, preset, channels, importance, levels, ratios, steps, ba
     cfg = TrainConfig(data=data, out=out_dir, steps=steps, batch_size=batch_size, crop=crop, lr_scale=lr_scale,
                       mse_weight=mse_weight,
                       val_every=val_every, val_images=val_images, checkpoint_minutes=checkpoint_minutes,
-                      init=init, seed=seed, bf16=not no_bf16, name=name)
+                      init=init, seed=seed, bf16=not no_bf16, name=name, context_only=context_only)
     run_training(p, cfg, resume=resume, progress=not quiet, log=lambda m: click.echo(m, err=True))
     if os.environ.get("RANK", "0") == "0":  # torchrun: only the first process writes and reports
         click.echo(f"wrote {Path(out_dir) / 'model.safetensors'}", err=True)

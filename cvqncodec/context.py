@@ -5,20 +5,23 @@ raster order over (c, h, w): the first layer (mask "A") sees only positions stri
 later layers (mask "B") also the centre. The output is a distribution over the group's q_g levels for
 every symbol; its cross-entropy is L_ent of Eq. 8.
 
-Training uses dense masked ``conv3d``. Coding uses :class:`WavefrontEvaluator`, which evaluates the
-same network position set by position set: with t = 4c + 2h + w every A-tap lowers t by at least 1 and
-every B-tap by at least 0, so all positions sharing one t can be decoded together, and only the
-non-zero taps are gathered. Encoder and decoder both call :meth:`WavefrontEvaluator.run` with the same
-shapes in the same order, single-threaded, so they compute bit-identical probabilities.
+The model is shipped as an integer network (:mod:`cvqncodec.fixed_point`): training runs dense masked
+``conv3d`` with the integer quantization simulated (straight-through), and coding evaluates the stored
+integer tables exactly, so the CDFs do not depend on evaluation order, threads or device.
+:class:`ExactContextEvaluator` evaluates them either layer by layer over all positions (the encoder,
+which knows every symbol) or wavefront by wavefront (the decoder): with t = 4c + 2h + w every A-tap
+lowers t by at least 1 and every B-tap by at least 0, so all positions sharing one t can be decoded
+together. Both give the same integers.
 """
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from . import fixed_point as fp
 
 KERNEL_OFFSETS = [(dc, dh, dw) for dc in (-1, 0, 1) for dh in (-1, 0, 1) for dw in (-1, 0, 1)]
 
@@ -39,6 +42,8 @@ def wavefront_index(c: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.
 
 
 class MaskedConv3d(nn.Conv3d):
+    """Masked 3x3x3 convolution; holds its integer tables (W_int, b_int, shift) as buffers."""
+
     def __init__(self, cin: int, cout: int, mask_type: str) -> None:
         super().__init__(cin, cout, 3, padding=1)
         self.mask_type = mask_type
@@ -47,13 +52,27 @@ class MaskedConv3d(nn.Conv3d):
         for dc, dh, dw in self.offsets:
             mask[0, 0, dc + 1, dh + 1, dw + 1] = 1.0
         self.register_buffer("mask", mask, persistent=False)
+        self.register_buffer("int_weight", torch.zeros(cout, cin, 3, 3, 3, dtype=torch.int32))
+        self.register_buffer("int_bias", torch.zeros(cout, dtype=torch.int64))
+        self.register_buffer("int_shift", torch.zeros(cout, dtype=torch.int32))
+
+    def masked_weight(self) -> torch.Tensor:
+        return self.weight * self.mask.to(self.weight.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv3d(x, self.weight * self.mask.to(self.weight.dtype), self.bias, padding=1)
+        """Dense pass with the integer network's weight and bias quantization simulated."""
+        w = self.masked_weight()
+        return F.conv3d(x, fp.fake_quant_weight(w), fp.fake_quant_bias(self.bias, w), padding=1)
+
+    def build_integer_tables(self, last: bool) -> None:
+        w_int, b_int, shift = fp.integer_layer(self.masked_weight(), self.bias, last)
+        self.int_weight.copy_(w_int)
+        self.int_bias.copy_(b_int)
+        self.int_shift.copy_(shift)
 
     def tap_matrix(self) -> torch.Tensor:
-        """Weights of the kept taps as a (taps * Cin, Cout) float32 matrix for gather-GEMM evaluation."""
-        w = self.weight.detach().float().cpu()
+        """Integer weights of the kept taps as a (taps * Cin, Cout) float64 matrix (gather-GEMM)."""
+        w = self.int_weight.to(torch.float64)
         taps = [w[:, :, dc + 1, dh + 1, dw + 1].t() for dc, dh, dw in self.offsets]  # (Cin, Cout) each
         return torch.cat(taps, dim=0).contiguous()
 
@@ -69,53 +88,67 @@ class ContextModel(nn.Module):
             nn.ModuleList([MaskedConv3d(filters, filters, "B"), MaskedConv3d(filters, filters, "B")])
             for _ in range(blocks))
         self.last = MaskedConv3d(filters, levels, "B")
+        self.register_buffer("input_table", torch.zeros(levels, dtype=torch.int64))
+        self.register_buffer("exp_table", torch.zeros(fp.EXP_TABLE_SIZE, dtype=torch.int64))
+
+    def convs(self) -> list[MaskedConv3d]:
+        return [self.first, *[c for blk in self.blocks for c in blk], self.last]
 
     def forward(self, volume: torch.Tensor) -> torch.Tensor:
-        """Values z-hat of shape (N, C_g, H, W) -> logits of shape (N, q_g, C_g, H, W)."""
-        x = F.relu(self.first(volume.unsqueeze(1)))
-        for conv_a, conv_b in self.blocks:
-            x = x + conv_b(F.relu(conv_a(x)))
-        return self.last(x)
+        """Values z-hat of shape (N, C_g, H, W) -> logits of shape (N, q_g, C_g, H, W), float32.
+
+        Simulates the integer network (inputs, weights, activations and logits on its grids), outside
+        autocast: probabilities stay in float32.
+        """
+        with torch.autocast(device_type=volume.device.type, enabled=False):
+            act = fp.fake_quant_activation
+            x = act(self.first(act(volume.float().unsqueeze(1), relu=False)), relu=True)
+            for conv_a, conv_b in self.blocks:
+                x = act(x + act(conv_b(act(conv_a(x), relu=True)), relu=False), relu=False)
+            return fp.fake_quant_logits(self.last(x))
 
     def cross_entropy_bits(self, volume: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
-        """Mean bits per symbol (L_ent of Eq. 8), computed in float32 outside autocast."""
-        logits = self(volume)
-        with torch.autocast(device_type=logits.device.type, enabled=False):
-            return F.cross_entropy(logits.float(), symbols) / torch.log(torch.tensor(2.0))
+        """Mean bits per symbol (L_ent of Eq. 8)."""
+        return F.cross_entropy(self(volume), symbols) / torch.log(torch.tensor(2.0))
 
     def bits_per_symbol(self, volume: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
         """Bits of every symbol, shape (N, C_g, H, W) (used for per-channel rate analysis)."""
-        logits = self(volume).float()
-        return F.cross_entropy(logits, symbols, reduction="none") / torch.log(torch.tensor(2.0))
+        return F.cross_entropy(self(volume), symbols, reduction="none") / torch.log(torch.tensor(2.0))
 
+    @torch.no_grad()
+    def build_integer_tables(self, mu: torch.Tensor) -> None:
+        """Quantize the trained network into the integer tables coding uses (done once, at export)."""
+        convs = self.convs()
+        for i, conv in enumerate(convs):
+            conv.build_integer_tables(last=i == len(convs) - 1)
+        self.input_table.copy_(fp.input_table(mu))
+        self.exp_table.copy_(fp.exp_table())
 
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run the probability computation with one intra-op thread, whatever the caller's setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    def has_integer_tables(self) -> bool:
+        return int(self.exp_table[0]) == 1 << fp.CDF_PRECISION
 
 
 #: provide(start, end, cdf_prefix) -> symbols of coding positions start..end-1 (int64, shape (end-start,)).
 SymbolSource = Callable[[int, int, torch.Tensor], torch.Tensor]
 
 
-class WavefrontEvaluator:
-    """Evaluates a :class:`ContextModel` one wavefront (positions of equal t) at a time, on the CPU.
+class ExactContextEvaluator:
+    """Evaluates a :class:`ContextModel`'s integer tables exactly (float64 GEMMs of bounded integers).
 
-    ``mu`` maps symbols to the values the network sees (the group's GMM means).
+    Positions live in a zero-padded volume; each layer's output is an int32 buffer over it, filled
+    position set by position set. Any split into position sets that respects causality gives the same
+    integers, on any device and with any thread count.
     """
 
-    def __init__(self, model: ContextModel, mu: torch.Tensor) -> None:
+    def __init__(self, model: ContextModel, device: torch.device | str = "cpu") -> None:
+        if not model.has_integer_tables():
+            raise ValueError("the context model has no integer tables (build them at export)")
+        self.device = torch.device(device)
         self.levels = model.levels
-        self.mu = mu.detach().float().cpu().contiguous()
-        self.layers: list[tuple[list[tuple[int, int, int]], torch.Tensor, torch.Tensor]] = []
-        for conv in [model.first, *[c for blk in model.blocks for c in blk], model.last]:
-            self.layers.append((conv.offsets, conv.tap_matrix(), conv.bias.detach().float().cpu()))
+        self.input_table = model.input_table.to(self.device)
+        self.exp_table = model.exp_table.to(self.device)
+        self.layers = [(conv.offsets, conv.tap_matrix().to(self.device), conv.int_bias.double().to(self.device),
+                        fp.inverse_scales(conv.int_shift, self.device)) for conv in model.convs()]
         self.filters = model.first.out_channels
         self.blocks = len(model.blocks)
 
@@ -129,58 +162,90 @@ class WavefrontEvaluator:
         sizes = torch.unique_consecutive(t[order], return_counts=True)[1]
         return order, sizes
 
-    def run(self, shape: tuple[int, int, int], provide: SymbolSource) -> tuple[torch.Tensor, torch.Tensor]:
-        """Compute every position's CDF wavefront by wavefront; ``provide`` returns each step's symbols.
-
-        Returns (symbols in raster order with the given shape, int16 CDFs in coding order (N, q+1)).
-        The encoder's ``provide`` looks symbols up, the decoder's decodes them: the CDFs come from
-        this one routine on both sides.
-        """
-        from .entropy import probabilities_to_cdf  # numerics only; no torchac import
-
+    # ------------------------------------------------------------------------------------ internals
+    def _volume(self, shape: tuple[int, int, int]):
         cg, h, w = shape
         pc, ph, pw = cg + 2, h + 2, w + 2  # one voxel of zero padding on every side
         order, sizes = self.coding_order(shape)
         c_i, rest = order // (h * w), order % (h * w)
         h_i, w_i = rest // w, rest % w
-        padded_pos = ((c_i + 1) * ph + (h_i + 1)) * pw + (w_i + 1)
+        padded_pos = (((c_i + 1) * ph + (h_i + 1)) * pw + (w_i + 1)).to(self.device)
+        taps = [torch.tensor([(dc * ph + dh) * pw + dw for dc, dh, dw in offsets], device=self.device)
+                for offsets, _, _, _ in self.layers]
         nvox = pc * ph * pw
+        values = torch.zeros(nvox, 1, dtype=torch.int32, device=self.device)
+        # One int32 activation buffer per layer output that a later layer gathers from.
+        buffers = [torch.zeros(nvox, self.filters, dtype=torch.int32, device=self.device)
+                   for _ in range(1 + 2 * self.blocks)]
+        return order, sizes, padded_pos, taps, values, buffers
 
-        def flat(offsets: list[tuple[int, int, int]]) -> torch.Tensor:
-            return torch.tensor([(dc * ph + dh) * pw + dw for dc, dh, dw in offsets])
+    def _layer(self, i: int, taps: list[torch.Tensor], source: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """Accumulate layer i at ``pos`` and re-quantize: float64 holding exact integers."""
+        _, matrix, bias, inv_scale = self.layers[i]
+        gathered = source[pos[:, None] + taps[i][None, :]].to(torch.float64)  # (n, taps, Cin)
+        acc = torch.addmm(bias, gathered.reshape(pos.numel(), -1), matrix)
+        return fp.requantize(acc, inv_scale)
 
-        tap_index = [flat(offsets) for offsets, _, _ in self.layers]
-        f = self.filters
-        values = torch.zeros(nvox, 1)
-        # One activation buffer per layer output that a later layer gathers from.
-        buffers = [torch.zeros(nvox, f) for _ in range(1 + 2 * self.blocks)]
+    def _hidden(self, i: int, taps, source, pos, relu: bool, residual: torch.Tensor | None = None):
+        out = self._layer(i, taps, source, pos)
+        if residual is not None:
+            out = out + residual[pos].to(torch.float64)
+        return out.clamp(0 if relu else -fp.ACT_LIMIT, fp.ACT_LIMIT).to(torch.int32)
+
+    def _step(self, taps, values, buffers, pos: torch.Tensor) -> torch.Tensor:
+        """All layers at one set of positions whose inputs are final; returns their int64 logits."""
+        buffers[0][pos] = self._hidden(0, taps, values, pos, relu=True)
+        for b in range(self.blocks):
+            buffers[2 * b + 1][pos] = self._hidden(1 + 2 * b, taps, buffers[2 * b], pos, relu=True)
+            buffers[2 * b + 2][pos] = self._hidden(2 + 2 * b, taps, buffers[2 * b + 1], pos, relu=False,
+                                                   residual=buffers[2 * b])
+        return self._layer(len(self.layers) - 1, taps, buffers[2 * self.blocks], pos).to(torch.int64)
+
+    # ------------------------------------------------------------------------------------ coding
+    def all_cdfs(self, symbols: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
+        """Encoder side: every position's int16 CDF in coding order, from the known symbols (C_g, H, W).
+
+        Layer by layer over all positions, ``chunk`` positions per GEMM: the chunking changes nothing.
+        """
+        shape = tuple(symbols.shape)
+        order, _, padded_pos, taps, values, buffers = self._volume(shape)
+        sym = symbols.reshape(-1)[order].to(self.device)
+        values[padded_pos, 0] = self.input_table[sym].to(torch.int32)
+        n_total = order.numel()
+        cdf = torch.empty(n_total, self.levels + 1, dtype=torch.int16)
+        layer_io = [(0, values, None, True)]
+        for b in range(self.blocks):
+            layer_io += [(1 + 2 * b, buffers[2 * b], None, True), (2 + 2 * b, buffers[2 * b + 1], buffers[2 * b], False)]
+        with torch.no_grad():
+            for i, (layer, source, residual, relu) in enumerate(layer_io):
+                for a in range(0, n_total, chunk):
+                    pos = padded_pos[a:a + chunk]
+                    buffers[i][pos] = self._hidden(layer, taps, source, pos, relu, residual)
+            for a in range(0, n_total, chunk):
+                pos = padded_pos[a:a + chunk]
+                logits = self._layer(len(self.layers) - 1, taps, buffers[2 * self.blocks], pos).to(torch.int64)
+                cdf[a:a + chunk] = fp.logits_to_cdf(logits, self.exp_table)
+        return cdf
+
+    def run(self, shape: tuple[int, int, int], provide: SymbolSource) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder side: compute CDFs wavefront by wavefront; ``provide`` returns each step's symbols.
+
+        Returns (symbols in raster order with the given shape, int16 CDFs in coding order (N, q+1)).
+        """
+        order, sizes, padded_pos, taps, values, buffers = self._volume(shape)
         n_total = order.numel()
         cdf = torch.empty(n_total, self.levels + 1, dtype=torch.int16)
         symbols_coded = torch.empty(n_total, dtype=torch.int64)
-
-        def layer(i: int, source: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-            _, matrix, bias = self.layers[i]
-            gathered = source[pos[:, None] + tap_index[i][None, :]]  # (n, taps, Cin)
-            return torch.addmm(bias, gathered.reshape(pos.numel(), -1), matrix)
-
         start = 0
-        with single_thread(), torch.no_grad():
+        with torch.no_grad():
             for n in sizes.tolist():
                 pos = padded_pos[start:start + n]
-                x = torch.relu(layer(0, values, pos))
-                buffers[0][pos] = x
-                for b in range(self.blocks):
-                    hidden = torch.relu(layer(1 + 2 * b, buffers[2 * b], pos))
-                    buffers[2 * b + 1][pos] = hidden
-                    x = x + layer(2 + 2 * b, buffers[2 * b + 1], pos)
-                    buffers[2 * b + 2][pos] = x
-                logits = layer(len(self.layers) - 1, buffers[2 * self.blocks], pos)
-                cdf[start:start + n] = probabilities_to_cdf(torch.softmax(logits, dim=1))
+                cdf[start:start + n] = fp.logits_to_cdf(self._step(taps, values, buffers, pos), self.exp_table)
                 sym = provide(start, start + n, cdf[:start + n])
                 if sym.shape != (n,):
                     raise ValueError("symbol source returned the wrong number of symbols")
                 symbols_coded[start:start + n] = sym
-                values[pos, 0] = self.mu[sym]
+                values[pos, 0] = self.input_table[sym.to(self.device)].to(torch.int32)
                 start += n
         symbols = torch.empty(n_total, dtype=torch.int64)
         symbols[order] = symbols_coded

@@ -1,8 +1,8 @@
 """Entropy coding of the quantized groups with torchac, driven by the context model.
 
-CDFs are 16-bit integers: every level keeps a mass of at least 1/65536, the float -> int conversion
-goes through int32, and tensors are contiguous (torchac silently mis-codes non-contiguous int16 CDFs
-and out-of-range symbols, so both are checked here).
+CDFs are 16-bit integers computed exactly from the context models' integer tables
+(:mod:`cvqncodec.fixed_point`): every level keeps a mass of at least 1/65536 and tensors are contiguous
+(torchac silently mis-codes non-contiguous int16 CDFs and out-of-range symbols, so both are checked).
 """
 from __future__ import annotations
 
@@ -16,25 +16,10 @@ from functools import lru_cache
 
 import torch
 
-from .context import WavefrontEvaluator
+from .context import ExactContextEvaluator
 from .errors import BitstreamError, CvqError
 
-PRECISION = 16
-
-
-def probabilities_to_cdf(probs: torch.Tensor) -> torch.Tensor:
-    """Float32 probabilities (n, L) -> contiguous int16 CDF (n, L + 1) with every mass >= 1/2^16.
-
-    cdf[k] = round(P(X < k) * (2^16 - L)) + k, so consecutive entries differ by at least 1.
-    The last entry (2^16) wraps to 0 in int16; torchac never reads it.
-    """
-    n, levels = probs.shape
-    cum = torch.zeros(n, levels + 1, dtype=torch.float32)
-    cum[:, 1:] = torch.cumsum(probs.float(), dim=1)
-    cum = cum / cum[:, -1:]
-    scaled = torch.round(cum * float((1 << PRECISION) - levels)).to(torch.int32)
-    scaled = scaled + torch.arange(levels + 1, dtype=torch.int32)
-    return scaled.to(torch.int16).contiguous()
+from .fixed_point import CDF_PRECISION as PRECISION
 
 
 def cdf_bits(cdf: torch.Tensor, symbols: torch.Tensor) -> float:
@@ -105,7 +90,7 @@ def segments(wavefront_sizes: torch.Tensor, target: int | None = None) -> list[t
     return bounds
 
 
-def encode_group(evaluator: WavefrontEvaluator, symbols: torch.Tensor) -> tuple[list[bytes], torch.Tensor]:
+def encode_group(evaluator: ExactContextEvaluator, symbols: torch.Tensor) -> tuple[list[bytes], torch.Tensor]:
     """Arithmetic-code one group's symbols (shape (C_g, H, W)); returns (one stream per segment,
     CDFs in coding order)."""
     symbols = symbols.to(torch.int64).cpu()
@@ -113,7 +98,7 @@ def encode_group(evaluator: WavefrontEvaluator, symbols: torch.Tensor) -> tuple[
         raise ValueError("symbol out of range")
     order, sizes = evaluator.coding_order(tuple(symbols.shape))
     in_order = symbols.reshape(-1)[order]
-    _, cdf = evaluator.run(tuple(symbols.shape), lambda start, end, _cdf: in_order[start:end])
+    cdf = evaluator.all_cdfs(symbols)  # the decoder's wavefront pass computes the same integers
     tac = torchac_module()
     sym16 = in_order.to(torch.int16)
     streams = [tac.encode_int16_normalized_cdf(cdf[a:b].contiguous(), sym16[a:b].contiguous())
@@ -121,7 +106,7 @@ def encode_group(evaluator: WavefrontEvaluator, symbols: torch.Tensor) -> tuple[
     return streams, cdf
 
 
-def decode_group(evaluator: WavefrontEvaluator, shape: tuple[int, int, int], streams: list[bytes]) -> torch.Tensor:
+def decode_group(evaluator: ExactContextEvaluator, shape: tuple[int, int, int], streams: list[bytes]) -> torch.Tensor:
     """Inverse of :func:`encode_group`: at each wavefront, decodes a growing prefix of its segment."""
     tac = torchac_module()
     _, sizes = evaluator.coding_order(shape)

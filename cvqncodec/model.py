@@ -7,7 +7,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .context import ContextModel, WavefrontEvaluator
+from .context import ContextModel, ExactContextEvaluator
 from .controller import VariableQuantizationController
 from .presets import DOWNSAMPLING, Preset
 from .transforms import Decoder, Encoder
@@ -40,7 +40,7 @@ class CVQN(nn.Module):
         self.context_models = nn.ModuleList(
             ContextModel(q, preset.context_filters, preset.context_blocks) for q in preset.levels)
         self.decoder = Decoder(preset)
-        self._evaluators: list[WavefrontEvaluator] | None = None
+        self._evaluators: list[ExactContextEvaluator] | None = None
 
     # ----------------------------------------------------------------------------------- training
     def forward(self, x: torch.Tensor) -> TrainingOutput:
@@ -73,12 +73,21 @@ class CVQN(nn.Module):
         z_hat = self.controller.dequantize(groups, latent.permutation)
         return self.decoder(z_hat).clamp(0.0, 1.0)
 
-    def evaluators(self) -> list[WavefrontEvaluator]:
-        """Wavefront evaluators of the context models (built once; weights must not change after)."""
+    def evaluators(self) -> list[ExactContextEvaluator]:
+        """Exact evaluators of the context models' integer tables (built once; tables must not change after)."""
         if self._evaluators is None:
-            self._evaluators = [WavefrontEvaluator(cm, q.mu) for cm, q in
-                                zip(self.context_models, self.controller.quantizers)]
+            self._evaluators = [ExactContextEvaluator(cm) for cm in self.context_models]
         return self._evaluators
+
+    @torch.no_grad()
+    def build_integer_tables(self) -> None:
+        """Quantize every context model into the integer tables that coding uses (at export)."""
+        for cm, q in zip(self.context_models, self.controller.quantizers):
+            cm.build_integer_tables(q.mu)
+        self._evaluators = None
+
+    def has_integer_tables(self) -> bool:
+        return all(cm.has_integer_tables() for cm in self.context_models)
 
     def train(self, mode: bool = True) -> "CVQN":
         self._evaluators = None

@@ -54,6 +54,13 @@ class TrainConfig:
     re_every: int = 1000
     #: Model name written into the exported RUN_DIR/model.safetensors.
     name: str | None = None
+    #: Train only the context models (L_ent of Eq. 8) with everything else frozen: the quantization-aware
+    #: fine-tune that fits a float-trained model to its integer tables (see fixed_point.py).
+    context_only: bool = False
+
+
+#: Buffers a checkpoint from before the integer context model lacks (they are rebuilt at export).
+TABLE_KEYS = ("int_weight", "int_bias", "int_shift", "input_table", "exp_table")
 
 
 def list_images(folder: str) -> list[Path]:
@@ -113,6 +120,8 @@ def ms_ssim_window(side: int) -> int:
 
 def parameter_groups(model: CVQN, cfg: TrainConfig) -> list[dict]:
     s = cfg.lr_scale
+    if cfg.context_only:
+        return [{"params": list(model.context_models.parameters()), "lr": cfg.lr_entropy * s, "name": "entropy"}]
     return [
         {"params": list(model.encoder.parameters()) + ([] if model.controller.se is None else
                                                       list(model.controller.se.parameters())),
@@ -138,6 +147,17 @@ def loss_terms(model: torch.nn.Module, x: torch.Tensor, cfg: TrainConfig, win: i
     if cfg.mse_weight:
         loss = loss + cfg.mse_weight * torch.mean((x_hat - x) ** 2)
     return loss, msssim.detach(), out.bpp.detach(), ent.detach()
+
+
+def context_loss_terms(model: CVQN, x: torch.Tensor):
+    """L_ent alone, with the encoder and quantizer frozen (``--context-only``)."""
+    with torch.no_grad():
+        _, groups_hat, groups_sym, _, _ = model.controller(model.encoder(x).float())
+    bits = torch.stack([cm.cross_entropy_bits(g.detach(), s)
+                        for cm, g, s in zip(model.context_models, groups_hat, groups_sym)])
+    per_pixel = torch.tensor([g.shape[1] for g in groups_hat], dtype=torch.float32, device=x.device) / 256
+    ent = bits.mean()
+    return ent, torch.tensor(float("nan")), (bits.detach() * per_pixel).sum(), ent.detach()
 
 
 @torch.no_grad()
@@ -251,6 +271,7 @@ def export(model: CVQN, path: Path, cfg: TrainConfig, step: int, history: list) 
     card = {"preset": p.name, "steps": step, "crop": cfg.crop, "batch_size": cfg.batch_size,
             "mse_weight": cfg.mse_weight, "lr_scale": cfg.lr_scale,
             "data": os.path.basename(os.path.normpath(cfg.data)), "init": cfg.init,
+            "context_only": cfg.context_only,
             "validation": history[-1] if history else None}
     save_weights(model, path, cfg.name or f"cvqn-{p.name}-c{p.latent_channels}", card)
 
@@ -286,11 +307,13 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
     step, history = 0, []
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
+        missing, unexpected = model.load_state_dict(state["model"], strict=False)
+        if unexpected or any(not k.endswith(TABLE_KEYS) for k in missing):
+            raise ValueError(f"{ckpt_path} does not match the preset")
         step, history = state["step"], json.loads(state["history"])
     elif cfg.init:
-        from .weights import load_weights
-        source_model = load_weights(cfg.init).model
+        from .weights import load_for_training
+        source_model = load_for_training(cfg.init)
         own = model.state_dict()
         same_layout = (source_model.preset.importance == preset.importance == "predefined"
                        and source_model.preset.levels == preset.levels)
@@ -306,6 +329,12 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
     if device.type == "cpu":  # channels_last on the 2D parts only
         model.encoder.to(memory_format=torch.channels_last)
         model.decoder.to(memory_format=torch.channels_last)
+    if cfg.context_only:
+        if ddp:
+            raise ValueError("--context-only runs in one process")
+        model.encoder.requires_grad_(False)
+        model.decoder.requires_grad_(False)
+        model.controller.requires_grad_(False)
     net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=False) if ddp else model
     opt = torch.optim.Adam(parameter_groups(model, cfg))
     base_lrs = [g["lr"] for g in opt.param_groups]
@@ -336,7 +365,10 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
         x = sampler.batch(cfg.batch_size).to(device)
         if device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
-        loss, msssim, bpp, ent = loss_terms(net, x, cfg, win, bf16)
+        if cfg.context_only:
+            loss, msssim, bpp, ent = context_loss_terms(model, x)
+        else:
+            loss, msssim, bpp, ent = loss_terms(net, x, cfg, win, bf16)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -347,7 +379,7 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{ema[0]:.3f}", bpp=f"{ema[2]:.3f}", msssim=f"{ema[1]:.4f}")
-        if preset.importance == "re" and step % cfg.re_every == 0 and is_main():
+        if preset.importance == "re" and step % cfg.re_every == 0 and is_main() and not cfg.context_only:
             update_re_importance(model, val_imgs[:4], device)
         if is_main() and (step % cfg.val_every == 0 or step == cfg.steps):
             v = validate(model, val_imgs, device)

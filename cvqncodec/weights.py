@@ -25,6 +25,8 @@ from .presets import Preset
 SUFFIX = ".safetensors"
 #: Model used when neither --model nor --quality is given.
 DEFAULT_MODEL = "cvqn-q3"
+#: Format 2 added the integer context-model tables (format 1 files cannot code exactly across machines).
+WEIGHTS_FORMAT = "2"
 
 
 def weights_id(state: dict[str, torch.Tensor], preset: Preset) -> bytes:
@@ -47,10 +49,11 @@ class LoadedModel:
 
 
 def save_weights(model: CVQN, path: str | os.PathLike, name: str, card: dict | None = None) -> bytes:
-    """Write fp16 weights atomically; returns the weights id."""
-    state = {k: v.detach().cpu().to(torch.float16).clone(memory_format=torch.contiguous_format)
-             for k, v in model.state_dict().items()}
-    meta = {"cvqn.format": "1", "cvqn.name": name, "cvqn.preset": model.preset.to_json(),
+    """Write fp16 weights and the context models' integer tables (built here) atomically; returns the id."""
+    model.build_integer_tables()
+    state = {k: (v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu())
+             .clone(memory_format=torch.contiguous_format) for k, v in model.state_dict().items()}
+    meta = {"cvqn.format": WEIGHTS_FORMAT, "cvqn.name": name, "cvqn.preset": model.preset.to_json(),
             "cvqn.card": json.dumps(card or {}, sort_keys=True)}
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -64,15 +67,20 @@ def model_from_state(name: str, preset: Preset, state: dict[str, torch.Tensor], 
                      path: Path | None = None) -> LoadedModel:
     model = CVQN(preset)
     try:
-        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()},
+                              strict=True)
     except RuntimeError as exc:
         raise ModelError(f"weights do not match their preset: {str(exc).splitlines()[0]}") from None
+    if not model.has_integer_tables():
+        raise ModelError(f"weights {name!r} carry no integer context-model tables; re-export them with "
+                         "this version (cvq train --init FILE --context-only)")
     model.eval()
     # The id covers the tensors as the model holds them (fp16 rounding included).
     return LoadedModel(name, model, weights_id(state, preset), card or {}, path)
 
 
-def load_weights(path: str | os.PathLike) -> LoadedModel:
+def read_weights(path: str | os.PathLike) -> tuple[dict, Preset, dict, dict[str, torch.Tensor]]:
+    """(metadata, preset, card, state) of a weights file of any format version."""
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -90,7 +98,29 @@ def load_weights(path: str | os.PathLike) -> LoadedModel:
     except (ValueError, TypeError) as exc:
         raise ModelError(f"{path}: invalid preset metadata: {exc}") from None
     state = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}
-    return model_from_state(meta.get("cvqn.name", path.stem), preset, state, card, path)
+    return meta, preset, card, state
+
+
+def load_weights(path: str | os.PathLike) -> LoadedModel:
+    """A model ready to code: the current format, with integer context-model tables."""
+    meta, preset, card, state = read_weights(path)
+    if meta.get("cvqn.format") != WEIGHTS_FORMAT:
+        raise ModelError(f"{path} is a weights file of format {meta.get('cvqn.format')!r}; this version reads "
+                         f"format {WEIGHTS_FORMAT} (fine-tune it into the current format with "
+                         "cvq train --init FILE --context-only)")
+    return model_from_state(meta.get("cvqn.name", Path(path).stem), preset, state, card, Path(path))
+
+
+def load_for_training(path: str | os.PathLike) -> CVQN:
+    """The float network of a weights file of any format (for warm starts); tables may be missing."""
+    _, preset, _, state = read_weights(path)
+    model = CVQN(preset)
+    missing, unexpected = model.load_state_dict(
+        {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False)
+    tables = ("int_weight", "int_bias", "int_shift", "input_table", "exp_table")
+    if unexpected or any(not k.endswith(tables) for k in missing):
+        raise ModelError(f"weights {path} do not match their preset")
+    return model
 
 
 def weights_dirs() -> list[Path]:

@@ -1,6 +1,6 @@
 import torch
 
-from cvqncodec.context import KERNEL_OFFSETS, ContextModel, WavefrontEvaluator, causal_offsets
+from cvqncodec.context import KERNEL_OFFSETS, ContextModel, ExactContextEvaluator, causal_offsets
 
 
 def test_every_causal_tap_lowers_the_wavefront_index():
@@ -27,20 +27,65 @@ def test_masked_model_is_causal_in_raster_order():
     assert flat[idx + 1:].max() > 0
 
 
-def test_wavefront_evaluator_matches_dense_convolution():
-    torch.manual_seed(0)
-    cm = ContextModel(5, 8, 2)
-    mu = torch.linspace(-2, 2, 5)
-    ev = WavefrontEvaluator(cm, mu)
-    sym = torch.randint(0, 5, (4, 6, 7))
-    order, sizes = ev.coding_order(tuple(sym.shape))
-    assert int(sizes.sum()) == sym.numel()
+def integer_model(levels: int = 5, filters: int = 8, blocks: int = 2, seed: int = 0) -> tuple[ContextModel, torch.Tensor]:
+    torch.manual_seed(seed)
+    cm = ContextModel(levels, filters, blocks)
+    mu = torch.linspace(-2, 2, levels)
+    cm.build_integer_tables(mu)
+    return cm, mu
+
+
+def wavefront_cdfs(ev: ExactContextEvaluator, sym: torch.Tensor) -> torch.Tensor:
+    order, _ = ev.coding_order(tuple(sym.shape))
     in_order = sym.reshape(-1)[order]
     out, cdf = ev.run(tuple(sym.shape), lambda a, b, _c: in_order[a:b])
     assert torch.equal(out, sym)
+    return cdf
+
+
+def test_wavefront_and_layer_by_layer_passes_give_identical_cdfs():
+    cm, _ = integer_model()
+    ev = ExactContextEvaluator(cm)
+    sym = torch.randint(0, 5, (4, 6, 7), generator=torch.Generator().manual_seed(1))
+    order, sizes = ev.coding_order(tuple(sym.shape))
+    assert int(sizes.sum()) == sym.numel()
+    cdf = wavefront_cdfs(ev, sym)
+    for chunk in (1, 7, 100, 1 << 16):  # any batch layout of the positions
+        assert torch.equal(ev.all_cdfs(sym, chunk=chunk), cdf)
+
+
+def test_integer_cdfs_follow_the_simulated_network_used_in_training():
+    cm, mu = integer_model()
+    ev = ExactContextEvaluator(cm)
+    sym = torch.randint(0, 5, (3, 5, 6), generator=torch.Generator().manual_seed(2))
+    order, _ = ev.coding_order(tuple(sym.shape))
+    cdf = ev.all_cdfs(sym).to(torch.int64) & 0xFFFF
+    cdf[:, -1] = 65536
+    exact = (cdf[:, 1:] - cdf[:, :-1]).double() / 65536
     with torch.no_grad():
-        probs = torch.softmax(cm(mu[sym][None]), dim=1)[0]  # (L, C, H, W)
-    from cvqncodec.entropy import probabilities_to_cdf
-    dense = probabilities_to_cdf(probs.reshape(5, -1).t()[order])
-    # Mathematically equal; float rounding may move a CDF entry by one unit at most.
-    assert (dense.int() - cdf.int()).abs().max() <= 1
+        probs = torch.softmax(cm(mu[sym][None])[0].reshape(5, -1).t()[order].double(), dim=1)
+    assert (exact - probs).abs().max() < 1e-3
+
+
+def test_cdfs_do_not_depend_on_the_thread_count():
+    cm, _ = integer_model(filters=16, blocks=1)
+    ev = ExactContextEvaluator(cm)
+    sym = torch.randint(0, 5, (6, 20, 24), generator=torch.Generator().manual_seed(3))
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = wavefront_cdfs(ev, sym)
+        torch.set_num_threads(2)
+        two = ev.all_cdfs(sym, chunk=333)
+    finally:
+        torch.set_num_threads(saved)
+    assert torch.equal(one, two)
+
+
+def test_tables_are_required():
+    cm = ContextModel(3, 4, 1)
+    try:
+        ExactContextEvaluator(cm)
+    except ValueError:
+        return
+    raise AssertionError("an evaluator was built without integer tables")

@@ -1,23 +1,31 @@
 import torch
 
-from cvqncodec.context import ContextModel, WavefrontEvaluator
-from cvqncodec.entropy import cdf_bits, decode_group, encode_group, probabilities_to_cdf
+from cvqncodec.context import ContextModel, ExactContextEvaluator
+from cvqncodec.entropy import cdf_bits, decode_group, encode_group
+from cvqncodec.fixed_point import exp_table, logits_to_cdf
 
 
 def test_cdf_keeps_every_level_and_is_contiguous():
-    probs = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1 / 3, 1 / 3, 1 / 3], [1e-30, 1 - 2e-30, 1e-30]])
-    cdf = probabilities_to_cdf(probs)
+    logits = torch.tensor([[0, -5000, -5000], [-9000, 0, 0], [7, 7, 7], [3, 1 << 40, -(1 << 40)]])
+    cdf = logits_to_cdf(logits, exp_table())
     assert cdf.dtype == torch.int16 and cdf.is_contiguous()
     c = cdf.to(torch.int64) & 0xFFFF
     c[:, -1] = 65536
     assert torch.all(c[:, 0] == 0)
     assert torch.all(c[:, 1:] - c[:, :-1] >= 1)
+    assert torch.equal(c[2], torch.tensor([0, 21845, 43691, 65536]))  # equal logits: equal masses
+
+
+def built(levels: int, filters: int, seed: int) -> ContextModel:
+    torch.manual_seed(seed)
+    cm = ContextModel(levels, filters, 1)
+    cm.build_integer_tables(torch.linspace(-(levels - 1) / 2, (levels - 1) / 2, levels))
+    return cm
 
 
 def test_group_round_trip_and_size_matches_cross_entropy():
     torch.manual_seed(0)
-    cm = ContextModel(7, 8, 1)
-    ev = WavefrontEvaluator(cm, torch.linspace(-3, 3, 7))
+    ev = ExactContextEvaluator(built(7, 8, 0))
     sym = torch.randint(0, 7, (6, 9, 11))
     streams, cdf = encode_group(ev, sym)
     assert len(streams) == 1
@@ -35,8 +43,7 @@ def test_segments_hold_whole_wavefronts_and_round_trip(monkeypatch):
     assert entropy.segments(torch.tensor([2]), target=6) == [(0, 2)]
     monkeypatch.setattr(entropy, "SEGMENT_SYMBOLS", 50)
     torch.manual_seed(3)
-    cm = ContextModel(5, 4, 1)
-    ev = WavefrontEvaluator(cm, torch.linspace(-2, 2, 5))
+    ev = ExactContextEvaluator(built(5, 4, 3))
     sym = torch.randint(0, 5, (3, 8, 9))
     streams, _ = encode_group(ev, sym)
     assert len(streams) > 2
@@ -44,8 +51,7 @@ def test_segments_hold_whole_wavefronts_and_round_trip(monkeypatch):
 
 
 def test_out_of_range_symbols_are_refused():
-    cm = ContextModel(3, 4, 1)
-    ev = WavefrontEvaluator(cm, torch.linspace(-1, 1, 3))
+    ev = ExactContextEvaluator(built(3, 4, 0))
     bad = torch.full((1, 2, 2), 3)
     try:
         encode_group(ev, bad)
