@@ -16,6 +16,7 @@ from .entropy import decode_group, encode_group
 from .errors import BitstreamError, MismatchError
 from .model import QuantizedLatent, pad_to_multiple
 from .presets import DOWNSAMPLING
+from .tiling import DEFAULT_TILING, Tiling
 from .weights import LoadedModel
 
 
@@ -33,24 +34,26 @@ def group_layout(lm: LoadedModel) -> list[tuple[int, int]]:
 
 
 def encode(lm: LoadedModel, image: torch.Tensor, color_channels: int = 3, device: str = "cpu",
-           reconstruct: bool = False) -> EncodeResult:
+           reconstruct: bool = False, tiling: Tiling = DEFAULT_TILING) -> EncodeResult:
     """Encode (1, 3, H, W) in [0, 1] into .cvq bytes."""
     model = lm.model
     _, _, height, width = image.shape
     x = pad_to_multiple(image.to(device))
-    latent = model.quantize(x)
+    latent = model.quantize(x, tiling)
+    latent_height, latent_width = x.shape[2] // DOWNSAMPLING, x.shape[3] // DOWNSAMPLING
+    del x  # large images: free the padded copy before coding
     streams = [encode_group(ev, s)[0] for ev, s in zip(model.evaluators(), latent.groups)]
     preset = model.preset
     header = container.Header(
         model_name=lm.name, weights_id=lm.weights_id, height=height, width=width,
         color_channels=color_channels, latent_channels=preset.latent_channels,
-        latent_height=x.shape[2] // DOWNSAMPLING, latent_width=x.shape[3] // DOWNSAMPLING,
+        latent_height=latent_height, latent_width=latent_width,
         groups=group_layout(lm),
         permutation=latent.permutation.tolist() if model.controller.image_dependent_order else None)
     data = container.pack(header, streams)
     recon = None
     if reconstruct:
-        recon = model.reconstruct(latent, device)[:, :, :height, :width].cpu()
+        recon = model.reconstruct(latent, device, tiling)[:, :, :height, :width].cpu()
     return EncodeResult(data, latent, recon)
 
 
@@ -65,8 +68,8 @@ def check_compatible(lm: LoadedModel, header: container.Header) -> None:
         raise MismatchError("the file's latent layout does not match the model")
 
 
-def decode(lm: LoadedModel, header: container.Header, streams: list[list[bytes]], device: str = "cpu"
-           ) -> tuple[torch.Tensor, QuantizedLatent]:
+def decode(lm: LoadedModel, header: container.Header, streams: list[list[bytes]], device: str = "cpu",
+           tiling: Tiling = DEFAULT_TILING) -> tuple[torch.Tensor, QuantizedLatent]:
     """Decode parsed .cvq contents into (image (1, 3, H, W) in [0, 1], latent)."""
     check_compatible(lm, header)
     model = lm.model
@@ -80,5 +83,5 @@ def decode(lm: LoadedModel, header: container.Header, streams: list[list[bytes]]
     for ev, (levels, channels), stream in zip(model.evaluators(), header.groups, streams):
         groups.append(decode_group(ev, (channels, header.latent_height, header.latent_width), stream))
     latent = QuantizedLatent(groups, perm)
-    image = model.reconstruct(latent, device)[:, :, :header.height, :header.width].cpu()
+    image = model.reconstruct(latent, device, tiling)[:, :, :header.height, :header.width].cpu()
     return image, latent

@@ -59,9 +59,11 @@ class MaskedConv3d(nn.Conv3d):
     def masked_weight(self) -> torch.Tensor:
         return self.weight * self.mask.to(self.weight.dtype)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Dense pass with the integer network's weight and bias quantization simulated."""
+    def forward(self, x: torch.Tensor, simulate_integer: bool = True) -> torch.Tensor:
+        """Dense pass, by default with the integer network's weight and bias quantization simulated."""
         w = self.masked_weight()
+        if not simulate_integer:
+            return F.conv3d(x, w, self.bias, padding=1)
         return F.conv3d(x, fp.fake_quant_weight(w), fp.fake_quant_bias(self.bias, w), padding=1)
 
     def build_integer_tables(self, last: bool) -> None:
@@ -94,18 +96,25 @@ class ContextModel(nn.Module):
     def convs(self) -> list[MaskedConv3d]:
         return [self.first, *[c for blk in self.blocks for c in blk], self.last]
 
-    def forward(self, volume: torch.Tensor) -> torch.Tensor:
+    def forward(self, volume: torch.Tensor, simulate_integer: bool = True) -> torch.Tensor:
         """Values z-hat of shape (N, C_g, H, W) -> logits of shape (N, q_g, C_g, H, W), float32.
 
         Simulates the integer network (inputs, weights, activations and logits on its grids), outside
-        autocast: probabilities stay in float32.
+        autocast: probabilities stay in float32. ``simulate_integer=False`` gives the plain float network
+        (only for measuring what the integer network costs).
         """
+        def act(x: torch.Tensor, relu: bool) -> torch.Tensor:
+            if simulate_integer:
+                return fp.fake_quant_activation(x, relu)
+            return F.relu(x) if relu else x
+
         with torch.autocast(device_type=volume.device.type, enabled=False):
-            act = fp.fake_quant_activation
-            x = act(self.first(act(volume.float().unsqueeze(1), relu=False)), relu=True)
+            si = simulate_integer
+            x = act(self.first(act(volume.float().unsqueeze(1), relu=False), si), relu=True)
             for conv_a, conv_b in self.blocks:
-                x = act(x + act(conv_b(act(conv_a(x), relu=True)), relu=False), relu=False)
-            return fp.fake_quant_logits(self.last(x))
+                x = act(x + act(conv_b(act(conv_a(x, si), relu=True), si), relu=False), relu=False)
+            logits = self.last(x, si)
+            return fp.fake_quant_logits(logits) if si else logits
 
     def cross_entropy_bits(self, volume: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
         """Mean bits per symbol (L_ent of Eq. 8)."""

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from .context import ContextModel, ExactContextEvaluator
 from .controller import VariableQuantizationController
 from .presets import DOWNSAMPLING, Preset
+from .tiling import DEFAULT_TILING, Tiling, analyse, synthesise
 from .transforms import Decoder, Encoder
 
 
@@ -56,22 +57,23 @@ class CVQN(nn.Module):
 
     # ------------------------------------------------------------------------------------- coding
     @torch.no_grad()
-    def quantize(self, x: torch.Tensor) -> QuantizedLatent:
+    def quantize(self, x: torch.Tensor, tiling: Tiling = DEFAULT_TILING) -> QuantizedLatent:
         """One padded image (1, 3, H, W) -> symbols of every group (Eq. 3) and the channel order."""
         if x.shape[0] != 1:
             raise ValueError("quantize expects a single image")
-        z, w = self.controller.weigh(self.encoder(x).float())
+        z, w = self.controller.weigh(analyse(self.encoder, x, self.preset.latent_channels, tiling))
         perm = self.controller.order(w)
         groups = [q.symbols(g)[0].cpu() for q, g in
                   zip(self.controller.quantizers, self.controller.split(z, perm))]
         return QuantizedLatent(groups, perm)
 
     @torch.no_grad()
-    def reconstruct(self, latent: QuantizedLatent, device: torch.device | str = "cpu") -> torch.Tensor:
+    def reconstruct(self, latent: QuantizedLatent, device: torch.device | str = "cpu",
+                    tiling: Tiling = DEFAULT_TILING) -> torch.Tensor:
         """Symbols -> decoded image (1, 3, H, W), clamped to [0, 1]."""
         groups = [s.to(device).unsqueeze(0) for s in latent.groups]
         z_hat = self.controller.dequantize(groups, latent.permutation)
-        return self.decoder(z_hat).clamp(0.0, 1.0)
+        return synthesise(self.decoder, z_hat, tiling).clamp_(0.0, 1.0)
 
     def evaluators(self) -> list[ExactContextEvaluator]:
         """Exact evaluators of the context models' integer tables (built once; tables must not change after)."""

@@ -73,3 +73,18 @@ def test_file_from_other_weights_is_refused(tiny_model, tiny_se_weights):
     header, streams = container.unpack(enc.data)
     with pytest.raises(MismatchError):
         codec.decode(load_weights(tiny_se_weights), header, streams)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run by hand on a GPU machine)")
+def test_cuda_and_cpu_compute_identical_cdfs(tiny_model):
+    from cvqncodec.context import ExactContextEvaluator
+    img = image_tensor(96, 144, seed=4)
+    enc = codec.encode(tiny_model, img)
+    for cm, sym in zip(tiny_model.model.context_models, enc.latent.groups):
+        cpu = ExactContextEvaluator(cm).all_cdfs(sym)
+        gpu = ExactContextEvaluator(cm, "cuda")
+        assert torch.equal(gpu.all_cdfs(sym, chunk=97), cpu)
+        order, _ = gpu.coding_order(tuple(sym.shape))
+        in_order = sym.reshape(-1)[order]
+        decoded, wave = gpu.run(tuple(sym.shape), lambda a, b, _c: in_order[a:b])
+        assert torch.equal(wave, cpu) and torch.equal(decoded, sym)

@@ -1,0 +1,67 @@
+"""Tiled analysis and synthesis transforms, so that memory stays bounded on large images.
+
+The latent is cut into tiles of ``tile`` x ``tile`` latent pixels (16 image pixels each). Each tile is
+computed from a crop that extends ``halo`` latent pixels beyond it on every side (where the image
+has them) and keeps only its own part. The convolutions' receptive field is about 9 latent pixels, so
+with the default halo the seams match the untiled result up to the channel attention's per-tile
+average pooling; images of at most one tile take the exact untiled path.
+
+Tiling touches only the float transforms. The quantized latent is coded as one volume and the
+decoder recovers it bit for bit whatever tile layout either side used.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .presets import DOWNSAMPLING
+
+
+@dataclass(frozen=True)
+class Tiling:
+    #: Tile side in latent pixels (64 = 1024 image pixels).
+    tile: int = 64
+    #: Context on each side of a tile, in latent pixels.
+    halo: int = 8
+
+    def __post_init__(self) -> None:
+        if self.tile < 1 or self.halo < 0:
+            raise ValueError("tile must be >= 1 and halo >= 0")
+
+
+DEFAULT_TILING = Tiling()
+
+
+def spans(n: int, tile: int) -> list[tuple[int, int]]:
+    """[start, end) ranges of length ``tile`` (the last may be shorter) covering 0..n."""
+    return [(a, min(a + tile, n)) for a in range(0, n, tile)]
+
+
+def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale_in: int, scale_out: int,
+          out_channels: int, tiling: Tiling) -> torch.Tensor:
+    """Apply ``fn`` tile by tile. Spatial sizes: input n * scale_in, output n * scale_out for a latent
+    size n; tiles and halos are whole latent pixels."""
+    h, w = x.shape[-2] // scale_in, x.shape[-1] // scale_in
+    if h <= tiling.tile and w <= tiling.tile:
+        return fn(x)
+    out = torch.empty(x.shape[0], out_channels, h * scale_out, w * scale_out, dtype=x.dtype, device=x.device)
+    for i0, i1 in spans(h, tiling.tile):
+        a0, a1 = max(0, i0 - tiling.halo), min(h, i1 + tiling.halo)
+        for j0, j1 in spans(w, tiling.tile):
+            b0, b1 = max(0, j0 - tiling.halo), min(w, j1 + tiling.halo)
+            y = fn(x[..., a0 * scale_in:a1 * scale_in, b0 * scale_in:b1 * scale_in])
+            out[..., i0 * scale_out:i1 * scale_out, j0 * scale_out:j1 * scale_out] = \
+                y[..., (i0 - a0) * scale_out:(i1 - a0) * scale_out, (j0 - b0) * scale_out:(j1 - b0) * scale_out]
+    return out
+
+
+def analyse(encoder: torch.nn.Module, x: torch.Tensor, latent_channels: int, tiling: Tiling) -> torch.Tensor:
+    """Encoder transform of (N, 3, 16h, 16w) -> (N, C, h, w), tile by tile."""
+    return tiled(lambda t: encoder(t).float(), x, DOWNSAMPLING, 1, latent_channels, tiling)
+
+
+def synthesise(decoder: torch.nn.Module, z_hat: torch.Tensor, tiling: Tiling) -> torch.Tensor:
+    """Decoder transform of (N, C, h, w) -> (N, 3, 16h, 16w), tile by tile."""
+    return tiled(decoder, z_hat, 1, DOWNSAMPLING, 3, tiling)
