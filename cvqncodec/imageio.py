@@ -60,7 +60,7 @@ def decode_image(data: bytes, label: str = "input") -> LoadedImage:
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise InputError(f"{label}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; the limit is "
-                                 f"{MAX_PIXELS / 1e6:.0f} MP without tiling)")
+                                 f"{MAX_PIXELS / 1e6:.0f} MP)")
             im.load()
         except InputError:
             raise
