@@ -12,10 +12,12 @@ from .errors import BitstreamError, MismatchError
 from .presets import DOWNSAMPLING
 
 MAGIC = b"\x89CVQ\r\n\x1a\n"
-FORMAT_VERSION = 1
+#: 2: CDFs from the context models' integer tables (version 1 used float32 and is not read any more).
+FORMAT_VERSION = 2
 WEIGHTS_ID_BYTES = 8
 MAX_DIMENSION = 1 << 20
-#: Largest image coded in one piece (the encoder refuses larger inputs; a header claiming more is corrupt).
+#: Largest image (the encoder refuses larger inputs; a header claiming more is corrupt). The transforms run in
+#: tiles; this bounds the latent the context models hold (24 MP: see bench/RESULTS.md for the peak memory).
 MAX_PIXELS = 40_000_000
 
 
