@@ -23,7 +23,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(cmd: list[str]) -> tuple[float, float, int]:
+def run_child(cmd: list[str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MiB, exit code) of one child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
@@ -44,8 +44,8 @@ def main() -> int:
     src, cvq, out = work / "large.png", work / "large.cvq", work / "large-decoded.png"
     Image.open(args.source).convert("RGB").resize((width, height), Image.BICUBIC).save(src, compress_level=1)
     cli = [sys.executable, "-m", "cvqncodec"]
-    enc = run(cli + ["encode", str(src), "-o", str(cvq), "-m", args.model, "-f"])
-    dec = run(cli + ["decode", str(cvq), "-o", str(out), "-f"])
+    enc = run_child(cli + ["encode", str(src), "-o", str(cvq), "-m", args.model, "-f"])
+    dec = run_child(cli + ["decode", str(cvq), "-o", str(out), "-f"])
     a = np.asarray(Image.open(src), dtype=np.float64)
     b = np.asarray(Image.open(out), dtype=np.float64) if out.exists() else None
     row = {"width": width, "height": height, "megapixels": width * height / 1e6, "model": args.model,

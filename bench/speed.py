@@ -8,7 +8,8 @@ Usage:
 For every image: encode -> bytes -> decode (wall times), check that the decoder's symbols equal the
 encoder's, and compare the payload with the ideal code length of the symbols under the exact 16-bit
 CDFs used (the model's cross-entropy); the header is reported separately. Prints a table and the
-process's peak RSS.
+process's peak RSS. With ``--memory``, every image is also encoded and decoded by the real CLI in
+child processes, whose peak RSS the kernel reports per process (``enc MB`` / ``dec MB``).
 """
 from __future__ import annotations
 
@@ -38,6 +39,21 @@ def random_model(preset_name: str):
     return model_from_state(f"random-{preset_name}", m.preset, state)
 
 
+def cli_peak_rss(image: Path, model: str) -> tuple[float, float]:
+    """Peak RSS (MB) of `cvq encode` and `cvq decode` of one image, each in its own child process."""
+    import tempfile
+    from large_image import run_child  # bench/ is on sys.path when this script runs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cvq, png = Path(tmp) / "x.cvq", Path(tmp) / "x.png"
+        cli = [sys.executable, "-m", "cvqncodec"]
+        _, enc, enc_rc = run_child(cli + ["encode", str(image), "-o", str(cvq), "-m", model, "-q"])
+        _, dec, dec_rc = run_child(cli + ["decode", str(cvq), "-o", str(png), "-m", model, "-q"])
+    if enc_rc or dec_rc:
+        raise RuntimeError(f"cvq failed on {image} (exit {enc_rc}/{dec_rc})")
+    return enc, dec
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder")
@@ -46,7 +62,10 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--memory", action="store_true", help="per-image peak RSS of `cvq encode` / `cvq decode`")
     args = ap.parse_args()
+    if args.memory and args.random_preset:
+        ap.error("--memory runs the CLI and needs a model from `cvq models` or a weights file")
     if args.threads:
         torch.set_num_threads(args.threads)
     lm = random_model(args.random_preset) if args.random_preset else load_weights(resolve_model(args.model))
@@ -56,7 +75,8 @@ def main() -> int:
     # Warm-up (first-call allocations, kernel selection).
     codec.encode(lm, load_image(str(files[0])).tensor[:, :, :64, :64])
     rows = []
-    print(f"{'image':<14}{'size':>10}{'bytes':>8}{'bpp':>8}{'enc s':>8}{'dec s':>8}{'overhead':>10}  exact")
+    print(f"{'image':<14}{'size':>10}{'bytes':>8}{'bpp':>8}{'enc s':>8}{'dec s':>8}{'overhead':>10}  exact"
+          + (f"{'enc MB':>8}{'dec MB':>8}" if args.memory else ""))
     for f in files:
         img = load_image(str(f))
         t0 = time.perf_counter()
@@ -80,9 +100,13 @@ def main() -> int:
         row["payload_overhead_pct"] = 100 * (payload - row["ideal_payload_bytes"]) / row["ideal_payload_bytes"]
         row["file_vs_ideal_plus_header_pct"] = 100 * (len(enc.data) - row["ideal_payload_bytes"]
                                                      - row["header_bytes"]) / len(enc.data)
+        memory = ""
+        if args.memory:
+            row["encode_peak_rss_mb"], row["decode_peak_rss_mb"] = cli_peak_rss(f, str(lm.path or args.model))
+            memory = f"{row['encode_peak_rss_mb']:>8.0f}{row['decode_peak_rss_mb']:>8.0f}"
         rows.append(row)
         print(f"{f.name:<14}{f'{w}x{h}':>10}{row['bytes']:>8}{row['bpp']:>8.3f}{row['encode_s']:>8.2f}"
-              f"{row['decode_s']:>8.2f}{row['payload_overhead_pct']:>9.3f}%  {exact}")
+              f"{row['decode_s']:>8.2f}{row['payload_overhead_pct']:>9.3f}%  {exact}{memory}")
     n = len(rows)
     mean = {k: sum(r[k] for r in rows) / n for k in ("bpp", "encode_s", "decode_s", "payload_overhead_pct")}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
