@@ -59,6 +59,14 @@ def update_metadata(path: Path, extra: dict) -> None:
     tmp.replace(path)
 
 
+def context_finetune_row(ft: dict | None) -> list[str]:
+    if not ft:
+        return []
+    return [f"| then: context models only | {ft['steps']} steps of quantization-aware fine-tuning of the integer "
+            f"context models (encoder, quantizer, decoder frozen), batch {ft['batch_size']}, {ft['crop']}² crops, "
+            f"{ft['lr_scale']:g}× the paper's entropy-model learning rate (`cvq train --context-only`) |"]
+
+
 def card_text(lm, path: Path, card: dict, kodak: dict, n_images: int, folder: str, machine: str, wall: str,
               history: str) -> str:
     p = lm.model.preset
@@ -82,6 +90,7 @@ def card_text(lm, path: Path, card: dict, kodak: dict, n_images: int, folder: st
         f"{card.get('crop', '?')}² random crops with flips, Adam at {card.get('lr_scale', 1):g}× the paper's "
         f"per-part learning rates, ×0.2 at 50 % and 75 % of the steps; "
         f"{'warm start from ' + Path(init).stem if init else 'from scratch'} |",
+        *context_finetune_row(card.get("context_finetune")),
         f"| wall time, machine | {wall} on {machine} |",
         f"| held-out validation (last) | MS-SSIM {val.get('ms_ssim', float('nan')):.4f}, PSNR "
         f"{val.get('psnr', float('nan')):.2f} dB, estimated {val.get('bpp', float('nan')):.3f} bpp "

@@ -264,16 +264,29 @@ def save_checkpoint(path: Path, model: CVQN, opt: torch.optim.Optimizer, step: i
     os.replace(tmp, path)
 
 
+def run_card(cfg: TrainConfig, preset_name: str, step: int, history: list) -> dict:
+    """The model-card facts of a run. A ``--context-only`` run keeps its --init model's card (that is
+    how the network was trained) and adds its own steps under "context_finetune"."""
+    validation = history[-1] if history else None
+    if cfg.context_only and cfg.init:
+        from .weights import read_weights
+        card = dict(read_weights(cfg.init)[2])
+        card.pop("kodak", None)  # measured on the old weights
+        card["context_finetune"] = {"steps": step, "crop": cfg.crop, "batch_size": cfg.batch_size,
+                                    "lr_scale": cfg.lr_scale, "init": cfg.init}
+        card["validation"] = validation
+        return card
+    return {"preset": preset_name, "steps": step, "crop": cfg.crop, "batch_size": cfg.batch_size,
+            "mse_weight": cfg.mse_weight, "lr_scale": cfg.lr_scale,
+            "data": os.path.basename(os.path.normpath(cfg.data)), "init": cfg.init, "validation": validation}
+
+
 def export(model: CVQN, path: Path, cfg: TrainConfig, step: int, history: list) -> None:
-    """Write the shippable fp16 weights with the facts a model card needs."""
+    """Write the shippable fp16 weights (with their integer tables) and the facts a model card needs."""
     from .weights import save_weights
     p = model.preset
-    card = {"preset": p.name, "steps": step, "crop": cfg.crop, "batch_size": cfg.batch_size,
-            "mse_weight": cfg.mse_weight, "lr_scale": cfg.lr_scale,
-            "data": os.path.basename(os.path.normpath(cfg.data)), "init": cfg.init,
-            "context_only": cfg.context_only,
-            "validation": history[-1] if history else None}
-    save_weights(model, path, cfg.name or f"cvqn-{p.name}-c{p.latent_channels}", card)
+    save_weights(model, path, cfg.name or f"cvqn-{p.name}-c{p.latent_channels}",
+                 run_card(cfg, p.name, step, history))
 
 
 def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool = True,

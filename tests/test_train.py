@@ -92,3 +92,29 @@ def test_mse_weight_adds_exactly_its_term():
         mse = torch.mean((model(x).x_hat.float() - x) ** 2)
     weighted, *_ = loss_terms(model, x, TrainConfig(data=".", out=".", mse_weight=100.0), 3, False)
     assert torch.allclose(weighted - plain, 100.0 * mse, rtol=1e-4)
+
+
+def test_context_only_fine_tune_changes_only_the_context_models(tmp_path, tiny_weights):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        Image.fromarray(synthetic_image(80, 96, seed=i)).save(data / f"img{i}.png")
+    out = tmp_path / "run"
+    args = ["train", "--data", str(data), "--out", str(out), "--init", str(tiny_weights), "--context-only",
+            "--crop", "64", "--batch-size", "2", "--steps", "3", "--val-every", "3", "--val-images", "1",
+            "--name", "tiny-qat", "--lr-scale", "50", "-q"]
+    r = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    before, after = load_weights(tiny_weights), load_weights(out / "model.safetensors")
+    b, a = before.model.state_dict(), after.model.state_dict()
+    changed = {k for k in b if not torch.equal(b[k], a[k])}
+    assert changed and all(k.startswith("context_models.") for k in changed)
+    assert any(k.endswith("int_weight") for k in changed)  # the integer tables follow the new weights
+    assert after.card["context_finetune"]["steps"] == 3
+    assert after.card["note"] == before.card["note"]  # the --init model's card is kept
+    assert after.model.has_integer_tables()
+
+
+def test_context_only_needs_a_model_to_start_from(tmp_path):
+    r = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--context-only"])
+    assert r.exit_code == 2 and "--init" in r.output
