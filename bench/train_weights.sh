@@ -23,3 +23,26 @@ for spec in q1:16 q2:24 q4:48 q5:80; do
         --name "cvqn-$name" --val-every 250 -q
     cp "runs/$name/model.safetensors" "weights/cvqn-$name.safetensors"
 done
+
+# ---- Session 2 (cvqncodec 0.2, weights format 2 with integer context-model tables) ----
+# cvqn-q3 continued its full training from the format-1 file (4500 steps, learning-rate schedule restarted):
+cvq train --data "$DATA" --out runs/q3s2 --preset compact --channels 32 --crop 128 --steps 4500 --lr-scale 2 \
+    --mse-weight 2048 --init weights/cvqn-q3.safetensors --name cvqn-q3 --val-every 500 -q
+# Every model then got integer tables through a quantization-aware fine-tune of its context models only
+# (400 steps; encoder, quantizer and decoder frozen):
+for src in q1:weights/cvqn-q1.safetensors q2:weights/cvqn-q2.safetensors q3:runs/q3s2/model.safetensors \
+           q4:weights/cvqn-q4.safetensors q5:weights/cvqn-q5.safetensors; do
+    q=${src%%:*}; init=${src#*:}
+    cvq train --data "$DATA" --out "runs/${q}qat" --init "$init" --context-only \
+        --steps 400 --crop 256 --lr-scale 2 --name "cvqn-$q" --val-every 200 -q
+    cp "runs/${q}qat/model.safetensors" "weights/cvqn-$q.safetensors"
+done
+# cvqn-q4 and cvqn-q5 then continued their full training (the trainer now simulates the integer context
+# model throughout, so no separate step follows):
+for spec in q4:48 q5:80; do
+    name=${spec%%:*}; channels=${spec##*:}
+    cvq train --data "$DATA" --out "runs/${name}s2" --preset compact --channels "$channels" --crop 128 \
+        --steps 1200 --lr-scale 2 --mse-weight 2048 --init "weights/cvqn-$name.safetensors" --name "cvqn-$name" \
+        --val-every 300 -q
+    cp "runs/${name}s2/model.safetensors" "weights/cvqn-$name.safetensors"
+done
