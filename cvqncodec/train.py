@@ -21,7 +21,7 @@ from PIL import Image
 from pytorch_msssim import ms_ssim
 
 from .model import CVQN
-from .presets import Preset
+from .presets import DOWNSAMPLING, Preset
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".tif", ".tiff"}
 
@@ -155,7 +155,7 @@ def context_loss_terms(model: CVQN, x: torch.Tensor):
         _, groups_hat, groups_sym, _, _ = model.controller(model.encoder(x).float())
     bits = torch.stack([cm.cross_entropy_bits(g.detach(), s)
                         for cm, g, s in zip(model.context_models, groups_hat, groups_sym)])
-    per_pixel = torch.tensor([g.shape[1] for g in groups_hat], dtype=torch.float32, device=x.device) / 256
+    per_pixel = torch.tensor([g.shape[1] for g in groups_hat], dtype=torch.float32, device=x.device) / DOWNSAMPLING ** 2
     ent = bits.mean()
     return ent, torch.tensor(float("nan")), (bits.detach() * per_pixel).sum(), ent.detach()
 
