@@ -59,10 +59,6 @@ class TrainConfig:
     context_only: bool = False
 
 
-#: Buffers a checkpoint from before the integer context model lacks (they are rebuilt at export).
-TABLE_KEYS = ("int_weight", "int_bias", "int_shift", "input_table", "exp_table")
-
-
 def list_images(folder: str) -> list[Path]:
     files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
@@ -320,6 +316,7 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
     step, history = 0, []
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=True)
+        from .weights import TABLE_KEYS  # tables a checkpoint from before them lacks: rebuilt at export
         missing, unexpected = model.load_state_dict(state["model"], strict=False)
         if unexpected or any(not k.endswith(TABLE_KEYS) for k in missing):
             raise ValueError(f"{ckpt_path} does not match the preset")

@@ -25,6 +25,8 @@ from .presets import Preset
 SUFFIX = ".safetensors"
 #: Model used when neither --model nor --quality is given.
 DEFAULT_MODEL = "cvqn-q3"
+#: State-dict suffixes of the integer context-model tables (absent from format-1 files and old checkpoints).
+TABLE_KEYS = ("int_weight", "int_bias", "int_shift", "input_table", "exp_table")
 #: Format 2 added the integer context-model tables (format 1 files cannot code exactly across machines).
 WEIGHTS_FORMAT = "2"
 
@@ -117,8 +119,7 @@ def load_for_training(path: str | os.PathLike) -> CVQN:
     model = CVQN(preset)
     missing, unexpected = model.load_state_dict(
         {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False)
-    tables = ("int_weight", "int_bias", "int_shift", "input_table", "exp_table")
-    if unexpected or any(not k.endswith(tables) for k in missing):
+    if unexpected or any(not k.endswith(TABLE_KEYS) for k in missing):
         raise ModelError(f"weights {path} do not match their preset")
     return model
 
