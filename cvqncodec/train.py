@@ -316,10 +316,8 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
     step, history = 0, []
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=True)
-        from .weights import TABLE_KEYS  # tables a checkpoint from before them lacks: rebuilt at export
-        missing, unexpected = model.load_state_dict(state["model"], strict=False)
-        if unexpected or any(not k.endswith(TABLE_KEYS) for k in missing):
-            raise ValueError(f"{ckpt_path} does not match the preset")
+        from .weights import load_state  # a checkpoint from before the integer tables lacks them: rebuilt at export
+        load_state(model, state["model"], tables_optional=True)
         step, history = state["step"], json.loads(state["history"])
     elif cfg.init:
         from .weights import load_for_training

@@ -65,14 +65,23 @@ def save_weights(model: CVQN, path: str | os.PathLike, name: str, card: dict | N
     return weights_id(state, model.preset)
 
 
+def load_state(model: CVQN, state: dict[str, torch.Tensor], tables_optional: bool = False) -> None:
+    """Load a state (fp16 or fp32 floats, integer tables) into ``model``; ModelError if it does not fit.
+    With ``tables_optional`` the integer tables may be absent (format-1 files, old checkpoints)."""
+    try:
+        missing, unexpected = model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False)
+    except RuntimeError as exc:
+        raise ModelError(f"weights do not match their preset: {str(exc).splitlines()[0]}") from None
+    missing = [k for k in missing if not (tables_optional and k.endswith(TABLE_KEYS))]
+    if missing or unexpected:
+        raise ModelError(f"weights do not match their preset: missing {missing[:3]}, unexpected {unexpected[:3]}")
+
+
 def model_from_state(name: str, preset: Preset, state: dict[str, torch.Tensor], card: dict | None = None,
                      path: Path | None = None) -> LoadedModel:
     model = CVQN(preset)
-    try:
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()},
-                              strict=True)
-    except RuntimeError as exc:
-        raise ModelError(f"weights do not match their preset: {str(exc).splitlines()[0]}") from None
+    load_state(model, state)
     if not model.has_integer_tables():
         raise ModelError(f"weights {name!r} carry no integer context-model tables; re-export them with "
                          "this version (cvq train --init FILE --context-only)")
@@ -117,10 +126,7 @@ def load_for_training(path: str | os.PathLike) -> CVQN:
     """The float network of a weights file of any format (for warm starts); tables may be missing."""
     _, preset, _, state = read_weights(path)
     model = CVQN(preset)
-    missing, unexpected = model.load_state_dict(
-        {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False)
-    if unexpected or any(not k.endswith(TABLE_KEYS) for k in missing):
-        raise ModelError(f"weights {path} do not match their preset")
+    load_state(model, state, tables_optional=True)
     return model
 
 
