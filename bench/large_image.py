@@ -2,7 +2,7 @@
 """Peak memory and time of `cvq encode` / `cvq decode` on a large photo (tiled transforms).
 
 Upscales a source photo (default: the shipped example) to the requested size, then runs the real CLI
-in child processes and reads each child's peak resident set size from the kernel (wait4 rusage).
+in child processes under GNU time (/usr/bin/time), which reports each command's peak resident set size.
 
     python bench/large_image.py --megapixels 24 --model cvqn-q3
 """

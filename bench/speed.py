@@ -9,7 +9,7 @@ For every image: encode -> bytes -> decode (wall times), check that the decoder'
 encoder's, and compare the payload with the ideal code length of the symbols under the exact 16-bit
 CDFs used (the model's cross-entropy); the header is reported separately. Prints a table and the
 process's peak RSS. With ``--memory``, every image is also encoded and decoded by the real CLI in
-child processes, whose peak RSS the kernel reports per process (``enc MB`` / ``dec MB``).
+child processes, whose peak RSS GNU time reports per command (``enc MB`` / ``dec MB``).
 """
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ class MaskedConv3d(nn.Conv3d):
         w = self.masked_weight()
         if not simulate_integer:
             return F.conv3d(x, w, self.bias, padding=1)
-        return F.conv3d(x, fp.fake_quant_weight(w), fp.fake_quant_bias(self.bias, w), padding=1)
+        return F.conv3d(x, *fp.fake_quant_layer(w, self.bias), padding=1)
 
     def build_integer_tables(self, last: bool) -> None:
         w_int, b_int, shift = fp.integer_layer(self.masked_weight(), self.bias, last)
@@ -201,14 +201,19 @@ class ExactContextEvaluator:
             out = out + residual[pos].to(torch.float64)
         return out.clamp(0 if relu else -fp.ACT_LIMIT, fp.ACT_LIMIT).to(torch.int32)
 
-    def _step(self, taps, values, buffers, pos: torch.Tensor) -> torch.Tensor:
-        """All layers at one set of positions whose inputs are final; returns their int64 logits."""
-        buffers[0][pos] = self._hidden(0, taps, values, pos, relu=True)
+    def _hidden_plan(self, values: torch.Tensor, buffers: list[torch.Tensor]) -> list[tuple]:
+        """(layer, source, residual, relu, output) of every hidden layer, in order: the network's
+        topology, shared by the encoder's and the decoder's passes."""
+        plan = [(0, values, None, True, buffers[0])]
         for b in range(self.blocks):
-            buffers[2 * b + 1][pos] = self._hidden(1 + 2 * b, taps, buffers[2 * b], pos, relu=True)
-            buffers[2 * b + 2][pos] = self._hidden(2 + 2 * b, taps, buffers[2 * b + 1], pos, relu=False,
-                                                   residual=buffers[2 * b])
-        return self._layer(len(self.layers) - 1, taps, buffers[2 * self.blocks], pos).to(torch.int64)
+            plan += [(1 + 2 * b, buffers[2 * b], None, True, buffers[2 * b + 1]),
+                     (2 + 2 * b, buffers[2 * b + 1], buffers[2 * b], False, buffers[2 * b + 2])]
+        return plan
+
+    def _cdfs(self, taps, buffers: list[torch.Tensor], pos: torch.Tensor) -> torch.Tensor:
+        """The last layer's integer logits at ``pos`` -> int16 CDFs."""
+        logits = self._layer(len(self.layers) - 1, taps, buffers[2 * self.blocks], pos).to(torch.int64)
+        return fp.logits_to_cdf(logits, self.exp_table)
 
     # ------------------------------------------------------------------------------------ coding
     def all_cdfs(self, symbols: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
@@ -222,18 +227,13 @@ class ExactContextEvaluator:
         values[padded_pos, 0] = self.input_table[sym].to(torch.int32)
         n_total = order.numel()
         cdf = torch.empty(n_total, self.levels + 1, dtype=torch.int16)
-        layer_io = [(0, values, None, True)]
-        for b in range(self.blocks):
-            layer_io += [(1 + 2 * b, buffers[2 * b], None, True), (2 + 2 * b, buffers[2 * b + 1], buffers[2 * b], False)]
+        chunks = [padded_pos[a:a + chunk] for a in range(0, n_total, chunk)]
         with torch.no_grad():
-            for i, (layer, source, residual, relu) in enumerate(layer_io):
-                for a in range(0, n_total, chunk):
-                    pos = padded_pos[a:a + chunk]
-                    buffers[i][pos] = self._hidden(layer, taps, source, pos, relu, residual)
-            for a in range(0, n_total, chunk):
-                pos = padded_pos[a:a + chunk]
-                logits = self._layer(len(self.layers) - 1, taps, buffers[2 * self.blocks], pos).to(torch.int64)
-                cdf[a:a + chunk] = fp.logits_to_cdf(logits, self.exp_table)
+            for layer, source, residual, relu, output in self._hidden_plan(values, buffers):
+                for pos in chunks:
+                    output[pos] = self._hidden(layer, taps, source, pos, relu, residual)
+            for a, pos in zip(range(0, n_total, chunk), chunks):
+                cdf[a:a + chunk] = self._cdfs(taps, buffers, pos)
         return cdf
 
     def run(self, shape: tuple[int, int, int], provide: SymbolSource) -> tuple[torch.Tensor, torch.Tensor]:
@@ -242,6 +242,7 @@ class ExactContextEvaluator:
         Returns (symbols in raster order with the given shape, int16 CDFs in coding order (N, q+1)).
         """
         order, sizes, padded_pos, taps, values, buffers = self._volume(shape)
+        plan = self._hidden_plan(values, buffers)
         n_total = order.numel()
         cdf = torch.empty(n_total, self.levels + 1, dtype=torch.int16)
         symbols_coded = torch.empty(n_total, dtype=torch.int64)
@@ -249,7 +250,9 @@ class ExactContextEvaluator:
         with torch.no_grad():
             for n in sizes.tolist():
                 pos = padded_pos[start:start + n]
-                cdf[start:start + n] = fp.logits_to_cdf(self._step(taps, values, buffers, pos), self.exp_table)
+                for layer, source, residual, relu, output in plan:
+                    output[pos] = self._hidden(layer, taps, source, pos, relu, residual)
+                cdf[start:start + n] = self._cdfs(taps, buffers, pos)
                 sym = provide(start, start + n, cdf[:start + n])
                 if sym.shape != (n,):
                     raise ValueError("symbol source returned the wrong number of symbols")

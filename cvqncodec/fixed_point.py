@@ -20,7 +20,7 @@ Fixed point, for every masked conv layer of the context model:
 
 Bound: |y| <= (2^15 - 1) * fan_in * ACT_LIMIT + BIAS_LIMIT < 2^53 for fan_in < 2^17 (checked).
 The tables are computed once, at export, and stored in the weights file; coding never rebuilds them.
-Training simulates the same quantization (:func:`fake_quant_*`, straight-through rounding), so the
+Training simulates the same quantization (the ``fake_quant_*`` functions, straight-through rounding), so the
 context models learn the integer network they are shipped as.
 """
 from __future__ import annotations
@@ -58,15 +58,13 @@ def _scale(shift: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return s.reshape(-1, *([1] * (like.dim() - 1)))
 
 
-def fake_quant_weight(weight: torch.Tensor) -> torch.Tensor:
-    """W -> W_int / 2^s (float), with straight-through rounding; dim 0 is the output channel."""
-    scale = _scale(weight_shifts(weight), weight)
-    return torch.clamp(round_ste(weight * scale), -WEIGHT_LIMIT, WEIGHT_LIMIT) / scale
-
-
-def fake_quant_bias(bias: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    scale = _scale(weight_shifts(weight) + ACT_FRAC, bias)
-    return torch.clamp(round_ste(bias * scale), -BIAS_LIMIT, BIAS_LIMIT) / scale
+def fake_quant_layer(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W_int / 2^s, b_int / 2^(ACT_FRAC + s)) as floats, with straight-through rounding; dim 0 of
+    ``weight`` is the output channel."""
+    s = weight_shifts(weight)
+    w_scale, b_scale = _scale(s, weight), _scale(s + ACT_FRAC, bias)
+    return (torch.clamp(round_ste(weight * w_scale), -WEIGHT_LIMIT, WEIGHT_LIMIT) / w_scale,
+            torch.clamp(round_ste(bias * b_scale), -BIAS_LIMIT, BIAS_LIMIT) / b_scale)
 
 
 def fake_quant_activation(x: torch.Tensor, relu: bool) -> torch.Tensor:
@@ -92,9 +90,9 @@ def integer_layer(weight: torch.Tensor, bias: torch.Tensor, last: bool
     if fan_in >= MAX_FAN_IN:
         raise ValueError(f"fan-in {fan_in} too large for exact float64 accumulation")
     s = weight_shifts(weight)
+    bias = bias.detach().double().cpu()
     w_int = torch.clamp(torch.round(weight * _scale(s, weight)), -WEIGHT_LIMIT, WEIGHT_LIMIT)
-    b_int = torch.clamp(torch.round(bias.detach().double().cpu() * torch.pow(2.0, (s + ACT_FRAC).double())),
-                        -BIAS_LIMIT, BIAS_LIMIT)
+    b_int = torch.clamp(torch.round(bias * _scale(s + ACT_FRAC, bias)), -BIAS_LIMIT, BIAS_LIMIT)
     shift = s + (ACT_FRAC - LOGIT_FRAC if last else 0)
     return w_int.to(torch.int32), b_int.to(torch.int64), shift.to(torch.int32)
 
