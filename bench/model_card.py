@@ -89,7 +89,7 @@ def card_text(lm, path: Path, card: dict, kodak: dict, n_images: int, folder: st
         f"| training | {card.get('steps', '?')} steps, batch {card.get('batch_size', '?')}, "
         f"{card.get('crop', '?')}² random crops with flips, Adam at {card.get('lr_scale', 1):g}× the paper's "
         f"per-part learning rates, ×0.2 at 50 % and 75 % of the steps; "
-        f"{f'warm start from `{init}`' if init else 'from scratch'} (see below) |",
+        f"{f'warm start from `{init}`' if init else 'from scratch'}{' (see below)' if history else ''} |",
         *context_finetune_row(card.get("context_finetune")),
         f"| wall time, machine | {wall} on {machine} |",
         f"| held-out validation (last) | MS-SSIM {val.get('ms_ssim', float('nan')):.4f}, PSNR "

@@ -3,8 +3,8 @@
 Usage:
   OMP_NUM_THREADS=1 python bench/train_throughput.py --presets compact,small --crops 128,256 --threads 1
 
-Each row times the real training step of `cvq train` (``cvqncodec.train.loss_terms`` + backward + Adam
-step, batch 8, channels_last on the 2D parts as the trainer does) on random images, after warm-up steps,
+Each row times the real training step of `cvq train` (``cvqncodec.train.loss_terms`` + ``optimizer_step``:
+backward, clipping, Adam; batch 8, channels_last on the 2D parts as the trainer does) on random images, after warm-up steps,
 and reports the median of the timed steps. bf16 rows run only where ``bf16_is_fast`` says the kernels exist
 (AVX-512 BF16 / AMX or a bf16 GPU), as the trainer decides. Record results in bench/RESULTS.md.
 """
@@ -18,14 +18,14 @@ import torch
 
 from cvqncodec.model import CVQN
 from cvqncodec.presets import get_preset
-from cvqncodec.train import TrainConfig, bf16_is_fast, loss_terms, ms_ssim_window, parameter_groups
+from cvqncodec.train import (TrainConfig, bf16_is_fast, loss_terms, ms_ssim_window, optimizer_step,
+                             parameter_groups, use_channels_last)
 
 
 def seconds_per_step(preset_name: str, crop: int, bf16: bool, batch: int, warmup: int, steps: int) -> float:
     torch.manual_seed(0)
     model = CVQN(get_preset(preset_name))
-    model.encoder.to(memory_format=torch.channels_last)
-    model.decoder.to(memory_format=torch.channels_last)
+    use_channels_last(model)
     cfg = TrainConfig(data="", out="", batch_size=batch, crop=crop)
     opt = torch.optim.Adam(parameter_groups(model, cfg))
     win = ms_ssim_window(crop)
@@ -34,9 +34,7 @@ def seconds_per_step(preset_name: str, crop: int, bf16: bool, batch: int, warmup
         x = torch.rand(batch, 3, crop, crop).contiguous(memory_format=torch.channels_last)
         t0 = time.perf_counter()
         loss, *_ = loss_terms(model, x, cfg, win, bf16)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimizer_step(model, opt, loss)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     return statistics.median(times)

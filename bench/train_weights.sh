@@ -48,7 +48,7 @@ for spec in q4:48 q5:80; do
     cp "runs/${name}s3/model.safetensors" "weights/cvqn-$name.safetensors"
 done
 
-# ---- Session 3 (a Xeon with AMX: bf16 autocast, one thread per run, ~3 steps/s for compact at 128²) ----
+# ---- Session 3 (a Xeon with AMX: bf16 autocast, one thread per run, 3.2–3.9 steps/s for compact at 128²) ----
 # Two 700-step probes from the session-2 cvqn-q3: cvqn-q2 warm-started from it (validation MS-SSIM 0.8728 ->
 # 0.8949 at 0.163 bpp) and cvqn-q3 itself with a lighter MSE term (--mse-weight 512: 0.8991 -> 0.9010,
 # PSNR 23.65 -> 23.46 dB); the long runs below start from that probe.

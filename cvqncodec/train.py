@@ -145,6 +145,20 @@ def loss_terms(model: torch.nn.Module, x: torch.Tensor, cfg: TrainConfig, win: i
     return loss, msssim.detach(), out.bpp.detach(), ent.detach()
 
 
+def use_channels_last(model: CVQN) -> None:
+    """channels_last on the 2D parts (encoder, decoder): faster convolutions on CPUs."""
+    model.encoder.to(memory_format=torch.channels_last)
+    model.decoder.to(memory_format=torch.channels_last)
+
+
+def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """Backward, gradient-norm clipping at 1, and one Adam step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+
+
 def context_loss_terms(model: CVQN, x: torch.Tensor):
     """L_ent alone, with the encoder and quantizer frozen (``--context-only``)."""
     with torch.no_grad():
@@ -334,9 +348,8 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
     # Seeded by rank and step, so a resumed run does not replay the crops it has already seen.
     sampler = CropSampler(train_imgs, cfg.crop, cfg.seed + 1000 * rank + 7919 * step)
     model.train()
-    if device.type == "cpu":  # channels_last on the 2D parts only
-        model.encoder.to(memory_format=torch.channels_last)
-        model.decoder.to(memory_format=torch.channels_last)
+    if device.type == "cpu":
+        use_channels_last(model)
     if cfg.context_only:
         if ddp:
             raise ValueError("--context-only runs in one process")
@@ -377,10 +390,7 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
             loss, msssim, bpp, ent = context_loss_terms(model, x)
         else:
             loss, msssim, bpp, ent = loss_terms(net, x, cfg, win, bf16)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimizer_step(model, opt, loss)
         step += 1
         vals = torch.stack([loss.detach(), msssim, bpp, ent]).float().cpu().numpy()
         ema = vals if ema is None else 0.98 * ema + 0.02 * vals
