@@ -5,6 +5,14 @@
 set -euo pipefail
 DATA=${DATA:-../shared/data/train}
 
+# The quantization-aware fine-tune of a model's integer context models (encoder, quantizer and decoder frozen),
+# then ship it: context_finetune_and_ship NAME INIT_WEIGHTS RUN_DIR
+context_finetune_and_ship() {
+    cvq train --data "$DATA" --out "$3" --init "$2" --context-only \
+        --steps 400 --crop 256 --lr-scale 2 --name "cvqn-$1" --val-every 200 -q
+    cp "$3/model.safetensors" "weights/cvqn-$1.safetensors"
+}
+
 # cvqn-q3 (default): compact preset, C = 32, from scratch, 5000 steps. What actually ran (one run folder,
 # resumed four times): steps 0-1986 without the MSE term (schedule of an 8000-, then a 5000-step run);
 # decoded colours had drifted to sepia, so 1986-2714 ran with --mse-weight 256 and 2714-5000 with 2048
@@ -32,10 +40,7 @@ cvq train --data "$DATA" --out runs/q3s2 --preset compact --channels 32 --crop 1
 # (400 steps; encoder, quantizer and decoder frozen):
 for src in q1:weights/cvqn-q1.safetensors q2:weights/cvqn-q2.safetensors q3:runs/q3s2/model.safetensors \
            q4:weights/cvqn-q4.safetensors q5:weights/cvqn-q5.safetensors; do
-    q=${src%%:*}; init=${src#*:}
-    cvq train --data "$DATA" --out "runs/${q}qat" --init "$init" --context-only \
-        --steps 400 --crop 256 --lr-scale 2 --name "cvqn-$q" --val-every 200 -q
-    cp "runs/${q}qat/model.safetensors" "weights/cvqn-$q.safetensors"
+    context_finetune_and_ship "${src%%:*}" "${src#*:}" "runs/${src%%:*}qat"
 done
 # cvqn-q4 and cvqn-q5 first continued their own training (1200 steps, runs/q4s2, runs/q5s2), which left them
 # below the new cvqn-q3 on validation (MS-SSIM 0.886 / 0.889 against 0.899). What ships instead: warm
@@ -70,10 +75,7 @@ for spec in q4:48:4000 q2:24:3000 q1:16:3000; do
 done
 # Then the quantization-aware fine-tune of the context models of each (400 steps, as in session 2), and ship:
 for src in q1:runs/q1s4 q2:runs/q2s4 q3:runs/q3s3 q4:runs/q4s4 q5:runs/q5s3; do
-    q=${src%%:*}; run=${src#*:}
-    cvq train --data "$DATA" --out "runs/${q}qat3" --init "$run/model.safetensors" --context-only \
-        --steps 400 --crop 256 --lr-scale 2 --name "cvqn-$q" --val-every 200 -q
-    cp "runs/${q}qat3/model.safetensors" "weights/cvqn-$q.safetensors"
+    context_finetune_and_ship "${src%%:*}" "${src#*:}/model.safetensors" "runs/${src%%:*}qat3"
 done
 # Not shipped: one more cycle for cvqn-q4 (5000 steps) and cvqn-q5 (3200 steps) from the shipped files at
 # --lr-scale 1 (--mse-weight 512) moved validation MS-SSIM only 0.9251 -> 0.9283 and 0.9279 -> 0.9300.
@@ -93,9 +95,7 @@ cvq train --data "$DATA" --out runs/cmp_compact80 --preset compact --channels 80
 # against 0.9251 at 0.335 for the session-3 compact cvqn-q4). The small C = 80 run (0.9282 at 0.565 bpp) only
 # matched the shipped compact cvqn-q5 (0.9279 at 0.555), so cvqn-q5 stays; a later session can warm-start a
 # small cvqn-q5 from the small cvqn-q4 (--init maps the channels group by group).
-cvq train --data "$DATA" --out runs/q4qat4 --init runs/q4small/model.safetensors --context-only \
-    --steps 400 --crop 256 --lr-scale 2 --name cvqn-q4 --val-every 200 -q
-cp runs/q4qat4/model.safetensors weights/cvqn-q4.safetensors
+context_finetune_and_ship q4 runs/q4small/model.safetensors runs/q4qat4
 # Not shipped: compact cvqn-q5 continued from the shipped file at 256² crops, batch 2 (same pixels per step as
 # 128² x 8), --lr-scale 1, 3200 steps, to compare with the session-3 128² cycle (runs/q5s5):
 cvq train --data "$DATA" --out runs/q5c256 --preset compact --channels 80 --crop 256 --batch-size 2 --steps 3200 \
