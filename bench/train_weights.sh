@@ -142,3 +142,15 @@ done
 # Validation MS-SSIM at the last step: 0.9534 -> 0.9571 (MSE 128, PSNR 25.91 dB) and 0.9570 (MSE 32, 25.80 dB), both
 # at 0.554 bpp. The MSE-128 run ships (level on MS-SSIM, higher PSNR):
 context_finetune_and_ship q5 runs/q5s9m128/model.safetensors runs/q5qat9m128
+
+# ---- Session 8 (the same kind of Xeon with AMX; one thread per run, two runs at once) ----
+# cvqn-q5 only: one more schedule warm-started from the shipped file on 256² crops (MS-SSIM window 11) instead of
+# 128², at batch 4 (4500 steps) and at batch 2 (9000 steps), side by side:
+for b in 4 2; do
+  cvq train --data "$DATA" --out runs/q5s10b$b --preset small --channels 80 --crop 256 --batch-size $b \
+      --steps $((18000 / b)) --lr-scale 2 --mse-weight 128 --init weights/cvqn-q5.safetensors --name cvqn-q5 \
+      --val-every 1500 --checkpoint-minutes 5 -q
+done
+# Validation MS-SSIM at the last step: 0.9571 -> 0.9588 [0.540 bpp] (batch 4) and 0.9585 [0.537 bpp] (batch 2).
+# The batch-4 run ships:
+context_finetune_and_ship q5 runs/q5s10b4/model.safetensors runs/q5qat10b4
