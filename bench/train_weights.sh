@@ -159,12 +159,10 @@ context_finetune_and_ship q5 runs/q5s10b4/model.safetensors runs/q5qat10b4
 # cvqn-q4 and cvqn-q5: the session-8 256² schedule (batch 4, 4500 steps, MSE weight 128) warm-started from the
 # shipped files (q4 from session 6's, q5 from session 8's). Started at the end of session 8 and resumed in session 9
 # (the same command plus --resume):
-for q in "q4 48" "q5 80"; do
-  set -- $q
-  cvq train --data "$DATA" --out runs/$1s11b4 --preset small --channels $2 --crop 256 --batch-size 4 --steps 4500 \
-      --lr-scale 2 --mse-weight 128 --init weights/cvqn-$1.safetensors --name cvqn-$1 --val-every 1500 \
-      --checkpoint-minutes 5 -q
-done
+cvq train --data "$DATA" --out runs/q4s11b4 --preset small --channels 48 --crop 256 --batch-size 4 --steps 4500 \
+    --lr-scale 2 --mse-weight 128 --init weights/cvqn-q4.safetensors --name cvqn-q4 --val-every 1500 --checkpoint-minutes 5 -q
+cvq train --data "$DATA" --out runs/q5s11b4 --preset small --channels 80 --crop 256 --batch-size 4 --steps 4500 \
+    --lr-scale 2 --mse-weight 128 --init weights/cvqn-q5.safetensors --name cvqn-q5 --val-every 1500 --checkpoint-minutes 5 -q
 # Validation MS-SSIM at the last step: cvqn-q4 0.9499 [0.339 bpp] -> 0.9517 [0.334]; cvqn-q5 0.9588 [0.540] -> 0.9592
 # [0.533]. Both ship:
 context_finetune_and_ship q4 runs/q4s11b4/model.safetensors runs/q4qat11b4
