@@ -197,6 +197,10 @@ def parse_list(kind):
 @click.option("--importance", type=click.Choice(["predefined", "se", "re"]), default=None)
 @click.option("--levels", callback=parse_list(int), default=None, help="Levels per group, e.g. 3,5,7.")
 @click.option("--ratios", callback=parse_list(float), default=None, help="Channel ratios, e.g. 0.25,0.5,0.25.")
+@click.option("--context-filters", type=int, default=None,
+              help="Filters of the 3D context model (default: the preset's; with --context-only, the --init model's).")
+@click.option("--context-blocks", type=int, default=None,
+              help="Residual blocks of the 3D context model (same defaults as --context-filters).")
 @click.option("--steps", type=int, default=20000, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--crop", type=int, default=192, show_default=True, help="Random crop side in px.")
@@ -216,24 +220,29 @@ def parse_list(kind):
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/checkpoint.pt.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
-def train(data, out_dir, preset, channels, importance, levels, ratios, steps, batch_size, crop, lr_scale, mse_weight,
+def train(data, out_dir, preset, channels, importance, levels, ratios, context_filters, context_blocks, steps, batch_size, crop, lr_scale, mse_weight,
           val_every, val_images, checkpoint_minutes, init, name, seed, no_bf16, context_only, resume, quiet) -> None:
     """Train a CVQN model with the paper's loss and schedule.
 
     The loss is Eq. 8 of the paper; the shippable weights are written to RUN_DIR/model.safetensors."""
     from .presets import get_preset
     from .train import TrainConfig, train as run_training
+    context_overrides = {k: v for k, v in {"context_filters": context_filters,
+                                           "context_blocks": context_blocks}.items() if v is not None}
     overrides = {k: v for k, v in {"latent_channels": channels, "importance": importance, "levels": levels,
                                    "ratios": ratios}.items() if v is not None}
     try:
-        p = get_preset(preset, **overrides)
+        p = get_preset(preset, **overrides, **context_overrides)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if context_only:
         if not init:
             raise click.UsageError("--context-only fine-tunes an existing model: give it with --init")
         from .weights import read_weights
-        p = read_weights(init)[1]
+        try:
+            p = read_weights(init)[1].replace(**context_overrides)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     if resume and (Path(out_dir) / "checkpoint.pt").exists():
         import torch
         from .presets import Preset

@@ -53,6 +53,8 @@ class Preset:
             raise ValueError(f"importance must be one of {IMPORTANCE_TYPES}")
         if len(self.widths) != 4:
             raise ValueError("widths must give the four stage widths")
+        if self.context_filters < 1 or self.context_blocks < 0:
+            raise ValueError("the context model needs at least one filter and a non-negative number of blocks")
         if self.latent_channels < len(self.levels):
             raise ValueError("need at least one latent channel per group")
 

@@ -344,7 +344,7 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
         copied, partial = warm_start(own, source_model.state_dict(), channel_map)
         model.load_state_dict(own)
         log(f"warm start from {cfg.init}: {copied} tensors copied, {partial} partly "
-            f"(other latent width), {len(own) - copied - partial} left at their initial values")
+            f"(other shape), {len(own) - copied - partial} left at their initial values")
     # Seeded by rank and step, so a resumed run does not replay the crops it has already seen.
     sampler = CropSampler(train_imgs, cfg.crop, cfg.seed + 1000 * rank + 7919 * step)
     model.train()

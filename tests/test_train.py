@@ -118,3 +118,35 @@ def test_context_only_fine_tune_changes_only_the_context_models(tmp_path, tiny_w
 def test_context_only_needs_a_model_to_start_from(tmp_path):
     r = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--context-only"])
     assert r.exit_code == 2 and "--init" in r.output
+
+
+def test_context_only_can_widen_the_context_model(tmp_path, tiny_weights):
+    """--context-filters/--context-blocks with --context-only: a new context model on the frozen coder,
+    warm-started from the old one where shapes overlap; the result codes a file exactly."""
+    from cvqncodec import codec, container
+    from conftest import image_tensor
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        Image.fromarray(synthetic_image(80, 96, seed=i)).save(data / f"img{i}.png")
+    out = tmp_path / "run"
+    args = ["train", "--data", str(data), "--out", str(out), "--init", str(tiny_weights), "--context-only",
+            "--context-filters", "6", "--context-blocks", "2", "--crop", "64", "--batch-size", "2", "--steps", "2",
+            "--val-every", "2", "--val-images", "1", "-q"]
+    r = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    before, after = load_weights(tiny_weights), load_weights(out / "model.safetensors")
+    assert (after.model.preset.context_filters, after.model.preset.context_blocks) == (6, 2)
+    assert after.model.preset.replace(context_filters=4, context_blocks=1) == before.model.preset
+    b, a = before.model.state_dict(), after.model.state_dict()
+    assert all(torch.equal(b[k], a[k]) for k in b if not k.startswith("context_models."))
+    assert after.model.context_models[0].first.weight.shape[0] == 6
+    enc = codec.encode(after, image_tensor(40, 56, seed=9))
+    _, latent = codec.decode(after, *container.unpack(enc.data))
+    assert all(torch.equal(a, b) for a, b in zip(enc.latent.groups, latent.groups))
+
+
+def test_context_width_must_be_positive(tmp_path, tiny_weights):
+    r = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--init",
+                                  str(tiny_weights), "--context-only", "--context-filters", "0"])
+    assert r.exit_code == 2 and "context model" in r.output
