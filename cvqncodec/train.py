@@ -249,6 +249,43 @@ def warm_start(own: dict[str, torch.Tensor], src: dict[str, torch.Tensor],
     return copied, partial
 
 
+def level_map(old_levels: int, new_levels: int) -> torch.Tensor:
+    """For each of ``new_levels`` quantization levels, the old level it starts from: the old levels sit in the
+    middle and the extra ones repeat the outermost (or, with fewer levels, the outer old ones are dropped)."""
+    offset = (new_levels - old_levels) // 2
+    return (torch.arange(new_levels) - offset).clamp(0, old_levels - 1)
+
+
+@torch.no_grad()
+def warm_start_levels(model: CVQN, source: CVQN) -> int:
+    """Warm-start the GMM quantizers and context-model outputs of groups whose number of levels changed
+    (``--levels``): the trained means stay in the middle and new ones continue outwards at the outermost
+    spacing; sigma, pi and the context model's output rows are copied from the nearest old level.
+    Returns the number of groups changed."""
+    changed = 0
+    for g, (new_q, old_q) in enumerate(zip(model.preset.levels, source.preset.levels)):
+        if new_q == old_q or len(model.preset.levels) != len(source.preset.levels):
+            continue
+        index = level_map(old_q, new_q)
+        dst, src = model.controller.quantizers[g], source.controller.quantizers[g]
+        mu_old = src.mu.detach().float()
+        step_lo = float(mu_old[1] - mu_old[0]) if old_q > 1 else 1.0
+        step_hi = float(mu_old[-1] - mu_old[-2]) if old_q > 1 else 1.0
+        ranks = torch.arange(new_q) - (new_q - old_q) // 2
+        mu = mu_old[index].clone()
+        mu = torch.where(ranks < 0, mu_old[0] + ranks * step_lo, mu)
+        mu = torch.where(ranks >= old_q, mu_old[-1] + (ranks - old_q + 1) * step_hi, mu)
+        dst.mu.copy_(mu)
+        dst.log_sigma.copy_(src.log_sigma[index])
+        dst.pi_logits.copy_(src.pi_logits[index])
+        dst_last, src_last = model.context_models[g].last, source.context_models[g].last
+        if dst_last.weight.shape[1:] == src_last.weight.shape[1:]:
+            dst_last.weight.copy_(src_last.weight[index])
+            dst_last.bias.copy_(src_last.bias[index])
+        changed += 1
+    return changed
+
+
 def bf16_is_fast(device: torch.device) -> bool:
     """bf16 autocast helps only where the hardware has bf16 kernels (AVX-512 BF16/AMX, recent GPUs);
     on an AVX2-only CPU PyTorch falls back to slow reference convolutions (measured 8x slower)."""
@@ -345,6 +382,9 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
         model.load_state_dict(own)
         log(f"warm start from {cfg.init}: {copied} tensors copied, {partial} partly "
             f"(other shape), {len(own) - copied - partial} left at their initial values")
+        if warm_start_levels(model, source_model):
+            log(f"quantization levels {source_model.preset.levels} -> {preset.levels}: trained means kept in the "
+                "middle, new levels continue outwards")
     # Seeded by rank and step, so a resumed run does not replay the crops it has already seen.
     sampler = CropSampler(train_imgs, cfg.crop, cfg.seed + 1000 * rank + 7919 * step)
     model.train()

@@ -150,3 +150,20 @@ def test_context_width_must_be_positive(tmp_path, tiny_weights):
     r = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--init",
                                   str(tiny_weights), "--context-only", "--context-filters", "0"])
     assert r.exit_code == 2 and "context model" in r.output
+
+
+def test_warm_start_to_more_levels_keeps_the_trained_means_in_the_middle(tiny_model):
+    from cvqncodec.model import CVQN
+    from cvqncodec.train import level_map, warm_start_levels
+    assert level_map(3, 5).tolist() == [0, 0, 1, 2, 2] and level_map(7, 5).tolist() == [1, 2, 3, 4, 5]
+    source = tiny_model.model
+    old_levels = source.preset.levels
+    new_levels = (old_levels[0], old_levels[1] + 2, old_levels[2] + 4)
+    model = CVQN(source.preset.replace(levels=new_levels))
+    assert warm_start_levels(model, source) == 2
+    for g, extra in ((1, 1), (2, 2)):
+        mu_old, mu = source.controller.quantizers[g].mu, model.controller.quantizers[g].mu
+        assert torch.equal(mu[extra:-extra], mu_old)
+        assert bool((mu.diff() > 0).all())  # still ordered: new levels continue outwards
+        w_old, w = source.context_models[g].last.weight, model.context_models[g].last.weight
+        assert torch.equal(w[extra:-extra], w_old) and torch.equal(w[0], w_old[0]) and torch.equal(w[-1], w_old[-1])
