@@ -167,3 +167,11 @@ cvq train --data "$DATA" --out runs/q5s11b4 --preset small --channels 80 --crop 
 # [0.533]. Both ship:
 context_finetune_and_ship q4 runs/q4s11b4/model.safetensors runs/q4qat11b4
 context_finetune_and_ship q5 runs/q5s11b4/model.safetensors runs/q5qat11b4
+
+# ---- Sessions 9–10 (the same kind of Xeon with AMX; 2 threads, from step 1779 beside other runs) ----
+# cvqn-q3 (the default) becomes `small` at C = 32, warm-started from session 9's cvqn-q4 (the latent channels mapped
+# group by group) with the same 256² schedule. Started in session 9 and resumed in session 10 (plus --resume):
+cvq train --data "$DATA" --out runs/q3small12 --preset small --channels 32 --crop 256 --batch-size 4 --steps 4500 \
+    --lr-scale 2 --mse-weight 128 --init weights/cvqn-q4.safetensors --name cvqn-q3 --val-every 1500 --checkpoint-minutes 5 -q
+# Validation MS-SSIM at the last step: 0.9470 [0.233 bpp], against the compact cvqn-q3's 0.9186 [0.223]. Ships:
+context_finetune_and_ship q3 runs/q3small12/model.safetensors runs/q3qat12
