@@ -192,7 +192,7 @@ def parse_list(kind):
 @main.command(epilog=EPILOG)
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Folder of training images.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, logs).")
-@click.option("--preset", default="compact", show_default=True, help="Architecture preset (paper, small, compact, tiny).")
+@click.option("--preset", default="compact", show_default=True, help="Architecture preset (paper, medium, small, compact, tiny).")
 @click.option("--channels", type=int, default=None, help="Latent channels C (default: the preset's).")
 @click.option("--importance", type=click.Choice(["predefined", "se", "re"]), default=None)
 @click.option("--levels", callback=parse_list(int), default=None, help="Levels per group, e.g. 3,5,7.")

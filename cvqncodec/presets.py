@@ -88,6 +88,8 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "paper": Preset("paper", widths=(32, 64, 128, 192), blocks=6, wide_groups=True, gdn=True,
                     reduction=16, context_filters=24, context_blocks=1),
+    "medium": Preset("medium", widths=(32, 64, 128, 192), blocks=2, reduction=8,
+                     context_filters=24, context_blocks=1),
     "compact": Preset("compact", widths=(16, 32, 64, 96), blocks=1, reduction=8,
                       context_filters=16, context_blocks=1),
     "small": Preset("small", widths=(24, 48, 96, 144), blocks=2, reduction=8,

@@ -226,7 +226,8 @@ def group_channel_map(old_groups: tuple[int, ...], new_groups: tuple[int, ...]) 
 def warm_start(own: dict[str, torch.Tensor], src: dict[str, torch.Tensor],
                channel_map: list[int] | None = None) -> tuple[int, int]:
     """Copy ``src`` tensors into ``own`` in place: whole where shapes match; for another latent width,
-    the latent channels through ``channel_map`` (group by group), and otherwise the overlapping slice.
+    the latent channels through ``channel_map`` (group by group), and otherwise the overlapping slice with
+    the weights from new input channels to old outputs zeroed (a wider preset starts as the old network).
     Returns (tensors copied whole, tensors copied in part)."""
     copied = partial = 0
     for name, target in own.items():
@@ -245,6 +246,10 @@ def warm_start(own: dict[str, torch.Tensor], src: dict[str, torch.Tensor],
         else:
             overlap = tuple(slice(0, min(a, b)) for a, b in zip(source.shape, target.shape))
             target[overlap] = source[overlap].to(target.dtype)
+            if target.dim() >= 2 and target.shape[1] > source.shape[1]:
+                # A wider layer: the old outputs ignore the new inputs, so the widened network computes
+                # the old one's function at the start (new channels only feed new channels).
+                target[:source.shape[0], source.shape[1]:] = 0
         partial += 1
     return copied, partial
 

@@ -167,3 +167,22 @@ def test_warm_start_to_more_levels_keeps_the_trained_means_in_the_middle(tiny_mo
         assert bool((mu.diff() > 0).all())  # still ordered: new levels continue outwards
         w_old, w = source.context_models[g].last.weight, model.context_models[g].last.weight
         assert torch.equal(w[extra:-extra], w_old) and torch.equal(w[0], w_old[0]) and torch.equal(w[-1], w_old[-1])
+
+
+def test_warm_start_into_a_wider_preset_starts_as_the_old_network(tiny_model):
+    """Wider stages (e.g. small -> medium): the old weights are copied and the new channels do not reach
+    the old ones, so encoder and decoder compute exactly what the old model did."""
+    from cvqncodec.model import CVQN
+    from cvqncodec.train import warm_start
+    from conftest import image_tensor
+    source = tiny_model.model.float().eval()
+    wide = CVQN(source.preset.replace(widths=(6, 10, 12, 16), blocks=source.preset.blocks)).eval()
+    own = wide.state_dict()
+    copied, partial = warm_start(own, source.state_dict())
+    wide.load_state_dict(own)
+    assert partial > 0
+    x = image_tensor(64, 48, seed=3)
+    with torch.no_grad():
+        z_old, z_new = source.encoder(x), wide.encoder(x)
+        assert torch.allclose(z_new, z_old, atol=1e-5)
+        assert torch.allclose(wide.decoder(z_old), source.decoder(z_old), atol=1e-5)
