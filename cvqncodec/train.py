@@ -242,7 +242,11 @@ def warm_start(own: dict[str, torch.Tensor], src: dict[str, torch.Tensor],
         if channel_map is not None and dim is not None and len(channel_map) == target.shape[dim]:
             for new, old in enumerate(channel_map):
                 if old >= 0:
-                    target.select(dim, new).copy_(source.select(dim, old))
+                    row, src_row = target.select(dim, new), source.select(dim, old)
+                    overlap = tuple(slice(0, min(a, b)) for a, b in zip(src_row.shape, row.shape))
+                    row[overlap] = src_row[overlap].to(row.dtype)
+                    if dim == 0 and row.dim() >= 1:  # an old output of a wider layer ignores the new inputs
+                        row[src_row.shape[0]:] = 0
         else:
             overlap = tuple(slice(0, min(a, b)) for a, b in zip(source.shape, target.shape))
             target[overlap] = source[overlap].to(target.dtype)
