@@ -220,8 +220,9 @@ def parse_list(kind):
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/checkpoint.pt.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
-def train(data, out_dir, preset, channels, importance, levels, ratios, context_filters, context_blocks, steps, batch_size, crop, lr_scale, mse_weight,
-          val_every, val_images, checkpoint_minutes, init, name, seed, no_bf16, context_only, resume, quiet) -> None:
+def train(data, out_dir, preset, channels, importance, levels, ratios, context_filters, context_blocks, steps,
+          batch_size, crop, lr_scale, mse_weight, val_every, val_images, checkpoint_minutes, init, name, seed, no_bf16,
+          context_only, resume, quiet) -> None:
     """Train a CVQN model with the paper's loss and schedule.
 
     The loss is Eq. 8 of the paper; the shippable weights are written to RUN_DIR/model.safetensors."""
