@@ -175,3 +175,11 @@ cvq train --data "$DATA" --out runs/q3small12 --preset small --channels 32 --cro
     --lr-scale 2 --mse-weight 128 --init weights/cvqn-q4.safetensors --name cvqn-q3 --val-every 1500 --checkpoint-minutes 5 -q
 # Validation MS-SSIM at the last step: 0.9470 [0.233 bpp], against the compact cvqn-q3's 0.9186 [0.223]. Ships:
 context_finetune_and_ship q3 runs/q3small12/model.safetensors runs/q3qat12
+
+# ---- Session 10 (the same kind of Xeon with AMX; 2 threads, alone, after the first 539 steps) ----
+# cvqn-q2 becomes `small` at C = 24, warm-started from session 10's cvqn-q3 with its 256² schedule shortened to 3000
+# steps (steps 0-539 ran on 1 thread as part of a 4500-step run, at the same learning rate: the first drop comes later):
+cvq train --data "$DATA" --out runs/q2small13 --preset small --channels 24 --crop 256 --batch-size 4 --steps 3000 \
+    --lr-scale 2 --mse-weight 128 --init weights/cvqn-q3.safetensors --name cvqn-q2 --val-every 1000 --checkpoint-minutes 5 -q
+# Validation MS-SSIM at the last step: 0.9342 [0.174 bpp], against the compact cvqn-q2's 0.9161 [0.168]. Ships:
+context_finetune_and_ship q2 runs/q2small13/model.safetensors runs/q2qat13
