@@ -94,18 +94,23 @@ def test_mse_weight_adds_exactly_its_term():
     assert torch.allclose(weighted - plain, 100.0 * mse, rtol=1e-4)
 
 
-def test_context_only_fine_tune_changes_only_the_context_models(tmp_path, tiny_weights):
+def run_context_only(tmp_path, init, steps: int, *options: str):
+    """``cvq train --context-only`` for a few steps on three generated images; returns (before, after)."""
     data = tmp_path / "data"
     data.mkdir()
     for i in range(3):
         Image.fromarray(synthetic_image(80, 96, seed=i)).save(data / f"img{i}.png")
     out = tmp_path / "run"
-    args = ["train", "--data", str(data), "--out", str(out), "--init", str(tiny_weights), "--context-only",
-            "--crop", "64", "--batch-size", "2", "--steps", "3", "--val-every", "3", "--val-images", "1",
-            "--name", "tiny-qat", "--lr-scale", "50", "-q"]
+    args = ["train", "--data", str(data), "--out", str(out), "--init", str(init), "--context-only",
+            "--crop", "64", "--batch-size", "2", "--steps", str(steps), "--val-every", str(steps),
+            "--val-images", "1", *options, "-q"]
     r = CliRunner().invoke(main, args, catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    before, after = load_weights(tiny_weights), load_weights(out / "model.safetensors")
+    return load_weights(init), load_weights(out / "model.safetensors")
+
+
+def test_context_only_fine_tune_changes_only_the_context_models(tmp_path, tiny_weights):
+    before, after = run_context_only(tmp_path, tiny_weights, 3, "--name", "tiny-qat", "--lr-scale", "50")
     b, a = before.model.state_dict(), after.model.state_dict()
     changed = {k for k in b if not torch.equal(b[k], a[k])}
     assert changed and all(k.startswith("context_models.") for k in changed)
@@ -125,17 +130,7 @@ def test_context_only_can_widen_the_context_model(tmp_path, tiny_weights):
     warm-started from the old one where shapes overlap; the result codes a file exactly."""
     from cvqncodec import codec, container
     from conftest import image_tensor
-    data = tmp_path / "data"
-    data.mkdir()
-    for i in range(3):
-        Image.fromarray(synthetic_image(80, 96, seed=i)).save(data / f"img{i}.png")
-    out = tmp_path / "run"
-    args = ["train", "--data", str(data), "--out", str(out), "--init", str(tiny_weights), "--context-only",
-            "--context-filters", "6", "--context-blocks", "2", "--crop", "64", "--batch-size", "2", "--steps", "2",
-            "--val-every", "2", "--val-images", "1", "-q"]
-    r = CliRunner().invoke(main, args, catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    before, after = load_weights(tiny_weights), load_weights(out / "model.safetensors")
+    before, after = run_context_only(tmp_path, tiny_weights, 2, "--context-filters", "6", "--context-blocks", "2")
     assert (after.model.preset.context_filters, after.model.preset.context_blocks) == (6, 2)
     assert after.model.preset.replace(context_filters=4, context_blocks=1) == before.model.preset
     b, a = before.model.state_dict(), after.model.state_dict()
