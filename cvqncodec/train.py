@@ -272,8 +272,10 @@ def warm_start_levels(model: CVQN, source: CVQN) -> int:
     spacing; sigma, pi and the context model's output rows are copied from the nearest old level.
     Returns the number of groups changed."""
     changed = 0
+    if len(model.preset.levels) != len(source.preset.levels):
+        return changed
     for g, (new_q, old_q) in enumerate(zip(model.preset.levels, source.preset.levels)):
-        if new_q == old_q or len(model.preset.levels) != len(source.preset.levels):
+        if new_q == old_q:
             continue
         index = level_map(old_q, new_q)
         dst, src = model.controller.quantizers[g], source.controller.quantizers[g]
