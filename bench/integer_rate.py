@@ -41,7 +41,7 @@ def measure(lm: LoadedModel, image: torch.Tensor) -> dict:
     x = pad_to_multiple(image)
     latent = model.quantize(x)
     float_bits = int_bits = 0.0
-    for cm, q, ev, sym in zip(model.context_models, model.controller.quantizers, model.evaluators(), latent.groups):
+    for cm, q, ev, sym in zip(model.context_models, model.controller.quantizers, lm.evaluators, latent.groups):
         logits = cm(q.mu.detach()[sym][None], simulate_integer=False)
         float_bits += float(F.cross_entropy(logits, sym[None], reduction="sum")) / float(torch.log(torch.tensor(2.0)))
         order, _ = ev.coding_order(tuple(sym.shape))

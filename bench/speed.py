@@ -24,11 +24,13 @@ from pathlib import Path
 import torch
 
 from cvqncodec import codec, container
-from cvqncodec.entropy import cdf_bits, encode_group, torchac_module
+from cvqncodec.entropy import cdf_bits, encode_group
+from cvqncodec.torchac_loader import torchac_module
 from cvqncodec.imageio import load_image
 from cvqncodec.model import CVQN
 from cvqncodec.presets import get_preset
-from cvqncodec.weights import load_weights, model_from_state, resolve_model
+from cvqncodec.weights import load_weights, model_from_state
+from cvqncodec.zoo import resolve_model
 
 
 def random_model(preset_name: str):
@@ -87,7 +89,7 @@ def main() -> int:
         t2 = time.perf_counter()
         exact = all(torch.equal(a, b) for a, b in zip(enc.latent.groups, latent.groups))
         ideal_bits = 0.0
-        for ev, s in zip(lm.model.evaluators(), enc.latent.groups):
+        for ev, s in zip(lm.evaluators, enc.latent.groups):
             _, cdf = encode_group(ev, s)
             order, _ = ev.coding_order(tuple(s.shape))
             ideal_bits += cdf_bits(cdf, s.reshape(-1)[order])

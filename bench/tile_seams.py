@@ -18,7 +18,8 @@ from cvqncodec.imageio import load_image
 from cvqncodec.metrics import psnr
 from cvqncodec.model import pad_to_multiple
 from cvqncodec.tiling import Tiling
-from cvqncodec.weights import load_weights, resolve_model
+from cvqncodec.weights import load_weights
+from cvqncodec.zoo import resolve_model
 
 
 def main() -> int:

@@ -589,7 +589,7 @@ def list_images(folder: str | os.PathLike, limit: int | None = None) -> list[Pat
 
 
 def default_models() -> list[Path]:
-    from .weights import available_models
+    from .zoo import available_models
     models = available_models()
     if not models:
         raise ModelError("no shipped models found (weights/, $CVQ_WEIGHTS, <prefix>/share/cvqncodec/weights); "
@@ -598,7 +598,7 @@ def default_models() -> list[Path]:
 
 
 def resolve_models(names: Sequence[str]) -> list[Path]:
-    from .weights import resolve_model
+    from .zoo import resolve_model
     paths = []
     for name in names:
         p = resolve_model(name)

@@ -42,7 +42,7 @@ def encode(lm: LoadedModel, image: torch.Tensor, color_channels: int = 3, device
     latent = model.quantize(x, tiling)
     latent_height, latent_width = x.shape[2] // DOWNSAMPLING, x.shape[3] // DOWNSAMPLING
     del x  # large images: free the padded copy before coding
-    streams = [encode_group(ev, s)[0] for ev, s in zip(model.evaluators(), latent.groups)]
+    streams = [encode_group(ev, s)[0] for ev, s in zip(lm.evaluators, latent.groups)]
     preset = model.preset
     header = container.Header(
         model_name=lm.name, weights_id=lm.weights_id, height=height, width=width,
@@ -80,7 +80,7 @@ def decode(lm: LoadedModel, header: container.Header, streams: list[list[bytes]]
     else:
         perm = model.controller.fixed_order()
     groups = []
-    for ev, (levels, channels), stream in zip(model.evaluators(), header.groups, streams):
+    for ev, (levels, channels), stream in zip(lm.evaluators, header.groups, streams):
         groups.append(decode_group(ev, (channels, header.latent_height, header.latent_width), stream))
     latent = QuantizedLatent(groups, perm)
     image = model.reconstruct(latent, device, tiling)[:, :, :header.height, :header.width].cpu()

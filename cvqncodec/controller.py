@@ -86,6 +86,22 @@ class VariableQuantizationController(nn.Module):
         z_hat = self.merge(groups_hat, perm)
         return z_hat, groups_hat, groups_sym, torch.stack(nlls).mean(), perm
 
+    def quantize_symbols(self, z: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Encoder side of coding: weigh -> order -> split -> each group's symbols (Eq. 3).
+        Returns (symbols of every group, (M, C_g, h, w) int64; the channel permutation)."""
+        z, w = self.weigh(z)
+        perm = self.order(w)
+        return [q.symbols(g) for q, g in zip(self.quantizers, self.split(z, perm))], perm
+
+    def dequantize_groups(self, groups_sym: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Symbols of every group -> each group's quantized values z_hat_g (the GMM means)."""
+        return [q.dequantize(s) for q, s in zip(self.quantizers, groups_sym)]
+
     def dequantize(self, groups_sym: list[torch.Tensor], perm: torch.Tensor) -> torch.Tensor:
         """Symbols of every group -> merged z_hat in the original channel order (decoder side)."""
-        return self.merge([q.dequantize(s) for q, s in zip(self.quantizers, groups_sym)], perm)
+        return self.merge(self.dequantize_groups(groups_sym), perm)
+
+    @property
+    def levels(self) -> list[int]:
+        """Quantization levels q_g of every group."""
+        return [q.levels for q in self.quantizers]

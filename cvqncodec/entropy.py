@@ -6,20 +6,12 @@ CDFs are 16-bit integers computed exactly from the context models' integer table
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
-import os
-import sys
-import tempfile
-from functools import lru_cache
-
 import torch
 
 from .context import ExactContextEvaluator
-from .errors import BitstreamError, CvqError
-
+from .errors import BitstreamError
 from .fixed_point import CDF_PRECISION as PRECISION
+from .torchac_loader import torchac_module
 
 
 def cdf_bits(cdf: torch.Tensor, symbols: torch.Tensor) -> float:
@@ -29,45 +21,6 @@ def cdf_bits(cdf: torch.Tensor, symbols: torch.Tensor) -> float:
     s = symbols.reshape(-1, 1)
     mass = (c.gather(1, s + 1) - c.gather(1, s)).double()
     return float(-(mass / (1 << PRECISION)).log2().sum())
-
-
-@contextlib.contextmanager
-def _captured_stdout():
-    """Capture fd 1 into a temporary file: torchac's JIT build prints 'ninja: no work to do.' on stdout at
-    every import (it would corrupt ``-o -``). Yields the file; the caller shows it only on failure."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        try:
-            os.dup2(sink.fileno(), 1)
-            yield sink
-        finally:
-            sys.stdout.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
-
-
-@lru_cache(maxsize=1)
-def torchac_module():
-    """Import torchac (compiling its C++ backend on first use) without touching stdout."""
-    if "TORCH_EXTENSIONS_DIR" not in os.environ:
-        # Our own build folder per torch version and environment: the default is shared by every venv.
-        cache = os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache"))
-        env = hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]
-        os.environ["TORCH_EXTENSIONS_DIR"] = os.path.join(
-            cache, "cvqncodec", f"torch-{torch.__version__.replace('+', '-')}-{env}")
-    build_dir = os.path.join(os.environ["TORCH_EXTENSIONS_DIR"], "torchac_backend")
-    if not os.path.exists(os.path.join(build_dir, "torchac_backend.so")):
-        print("cvq: compiling the torchac backend (first run only, about 30 s)", file=sys.stderr, flush=True)
-    with _captured_stdout() as sink, contextlib.redirect_stdout(io.StringIO()):
-        try:
-            import torchac  # noqa: WPS433
-        except Exception as exc:
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-            raise CvqError("cannot build or load torchac's C++ backend (it needs a C++ compiler and the "
-                           f"Python headers): {type(exc).__name__}: {exc}") from None
-    return torchac
 
 
 #: A group's symbols are split, at wavefront boundaries, into segments of at least this many symbols, each

@@ -16,6 +16,8 @@ from PIL import Image, UnidentifiedImageError
 from .container import MAX_PIXELS
 from .errors import InputError, OutputError
 
+#: Extensions treated as images when a folder is listed (case-insensitive; hidden files are skipped).
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".pnm", ".ppm", ".tif", ".tiff", ".webp")
 
 
 @dataclass
@@ -108,11 +110,34 @@ def load_image(path: str) -> LoadedImage:
     return decode_image(read_bytes(path), "<stdin>" if path == "-" else path)
 
 
+def list_images(folder: str | os.PathLike, limit: int | None = None, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by extension, sorted by path; sub-folders too with ``recursive``), the
+    first ``limit`` of them. InputError for a missing or unreadable folder, or one without images."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    try:
+        candidates = root.rglob("*") if recursive else root.iterdir()
+        files = sorted(p for p in candidates
+                       if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot list: {exc.strerror or exc}") from None
+    if not files:
+        raise InputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files[:limit] if limit else files
+
+
+def as_decoded(x: torch.Tensor, color_channels: int) -> torch.Tensor:
+    """A reconstruction (N, 3, H, W) as ``cvq decode`` writes it: greyscale sources become the mean of the
+    three channels (repeated in all three, so metrics compare like with like)."""
+    if color_channels == 1:
+        return x.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+    return x
+
+
 def to_uint8(x: torch.Tensor, color_channels: int = 3) -> np.ndarray:
     """(1, 3, H, W) in [0, 1] -> uint8 (H, W, 3), or (H, W) for greyscale (mean of the channels)."""
-    a = x[0].detach().float().cpu().clamp(0, 1)
-    if color_channels == 1:
-        a = a.mean(dim=0, keepdim=True)
+    a = as_decoded(x.detach().float().cpu().clamp(0, 1), color_channels)[0]
     a = torch.round(a * 255.0).to(torch.uint8).permute(1, 2, 0).numpy()
     return a[:, :, 0] if color_channels == 1 else a
 

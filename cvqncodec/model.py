@@ -1,13 +1,14 @@
 """The CVQN model (Fig. 2): encoder -> variable quantization controller -> context models -> decoder."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .context import ContextModel, ExactContextEvaluator
+from .context import ContextModel
 from .controller import VariableQuantizationController
 from .presets import DOWNSAMPLING, Preset
 from .tiling import DEFAULT_TILING, Tiling, analyse, synthesise
@@ -41,7 +42,6 @@ class CVQN(nn.Module):
         self.context_models = nn.ModuleList(
             ContextModel(q, preset.context_filters, preset.context_blocks) for q in preset.levels)
         self.decoder = Decoder(preset)
-        self._evaluators: list[ExactContextEvaluator] | None = None
 
     # ----------------------------------------------------------------------------------- training
     def forward(self, x: torch.Tensor) -> TrainingOutput:
@@ -49,11 +49,8 @@ class CVQN(nn.Module):
         z = self.encoder(x)
         z_hat, groups_hat, groups_sym, nll, _ = self.controller(z.float())
         bits = [cm.cross_entropy_bits(g, s) for cm, g, s in zip(self.context_models, groups_hat, groups_sym)]
-        symbols_per_pixel = torch.tensor([g.shape[1] for g in groups_hat], dtype=torch.float32,
-                                         device=x.device) / DOWNSAMPLING ** 2
-        bpp = (torch.stack(bits) * symbols_per_pixel).sum()
         x_hat = self.decoder(z_hat)
-        return TrainingOutput(x_hat, bits, nll, bpp)
+        return TrainingOutput(x_hat, bits, nll, latent_bpp(torch.stack(bits), self.controller.group_channels))
 
     # ------------------------------------------------------------------------------------- coding
     @torch.no_grad()
@@ -61,11 +58,9 @@ class CVQN(nn.Module):
         """One padded image (1, 3, H, W) -> symbols of every group (Eq. 3) and the channel order."""
         if x.shape[0] != 1:
             raise ValueError("quantize expects a single image")
-        z, w = self.controller.weigh(analyse(self.encoder, x, self.preset.latent_channels, tiling))
-        perm = self.controller.order(w)
-        groups = [q.symbols(g)[0].cpu() for q, g in
-                  zip(self.controller.quantizers, self.controller.split(z, perm))]
-        return QuantizedLatent(groups, perm)
+        groups, perm = self.controller.quantize_symbols(
+            analyse(self.encoder, x, self.preset.latent_channels, tiling))
+        return QuantizedLatent([g[0].cpu() for g in groups], perm)
 
     @torch.no_grad()
     def reconstruct(self, latent: QuantizedLatent, device: torch.device | str = "cpu",
@@ -75,25 +70,20 @@ class CVQN(nn.Module):
         z_hat = self.controller.dequantize(groups, latent.permutation)
         return synthesise(self.decoder, z_hat, tiling).clamp_(0.0, 1.0)
 
-    def evaluators(self) -> list[ExactContextEvaluator]:
-        """Exact evaluators of the context models' integer tables (built once; tables must not change after)."""
-        if self._evaluators is None:
-            self._evaluators = [ExactContextEvaluator(cm) for cm in self.context_models]
-        return self._evaluators
-
     @torch.no_grad()
     def build_integer_tables(self) -> None:
         """Quantize every context model into the integer tables that coding uses (at export)."""
         for cm, q in zip(self.context_models, self.controller.quantizers):
             cm.build_integer_tables(q.mu)
-        self._evaluators = None
 
     def has_integer_tables(self) -> bool:
         return all(cm.has_integer_tables() for cm in self.context_models)
 
-    def train(self, mode: bool = True) -> "CVQN":
-        self._evaluators = None
-        return super().train(mode)
+
+def latent_bpp(bits_per_symbol: torch.Tensor, group_channels: Sequence[int]) -> torch.Tensor:
+    """Bits per pixel of the latent from each group's mean bits per symbol: sum_g bits_g C_g / 16^2."""
+    channels = torch.tensor(list(group_channels), dtype=torch.float32, device=bits_per_symbol.device)
+    return (bits_per_symbol * channels).sum() / DOWNSAMPLING ** 2
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = DOWNSAMPLING) -> torch.Tensor:

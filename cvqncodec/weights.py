@@ -1,4 +1,4 @@
-"""Weights files: safetensors (no pickle) with the preset and model card facts as metadata.
+"""Weights files (the format; the registry of installed models is :mod:`cvqncodec.zoo`): safetensors (no pickle) with the preset and model card facts as metadata.
 
 A weights file holds fp16 tensors plus metadata ``cvqn.preset`` (JSON of the Preset), ``cvqn.name`` and
 free-form ``cvqn.card`` JSON. The weights id written into every .cvq file is the first 8 bytes of the
@@ -9,22 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
-from safetensors import safe_open
 
+from .context import ExactContextEvaluator
 from .errors import ModelError
 from .model import CVQN
 from .presets import Preset
 
-SUFFIX = ".safetensors"
-#: Model used when neither --model nor --quality is given.
-DEFAULT_MODEL = "cvqn-q3"
 #: State-dict suffixes of the integer context-model tables (absent from format-1 files and old checkpoints).
 TABLE_KEYS = ("int_weight", "int_bias", "int_shift", "input_table", "exp_table")
 #: Format 2 added the integer context-model tables (format 1 files cannot code exactly across machines).
@@ -43,11 +40,17 @@ def weights_id(state: dict[str, torch.Tensor], preset: Preset) -> bytes:
 
 @dataclass
 class LoadedModel:
+    """A network ready to code, with its name, weights id (written into every .cvq file) and card."""
     name: str
     model: CVQN
     weights_id: bytes
     card: dict
     path: Path | None
+
+    @cached_property
+    def evaluators(self) -> list[ExactContextEvaluator]:
+        """Exact evaluators of the context models' integer tables (fixed once the weights are loaded)."""
+        return [ExactContextEvaluator(cm) for cm in self.model.context_models]
 
 
 def save_weights(model: CVQN, path: str | os.PathLike, name: str, card: dict | None = None) -> bytes:
@@ -128,49 +131,3 @@ def load_for_training(path: str | os.PathLike) -> CVQN:
     model = CVQN(preset)
     load_state(model, state, tables_optional=True)
     return model
-
-
-def weights_dirs() -> list[Path]:
-    """Where shipped weights are looked for: $CVQ_WEIGHTS, the source tree, the installed data files."""
-    dirs = []
-    if os.environ.get("CVQ_WEIGHTS"):
-        dirs.append(Path(os.environ["CVQ_WEIGHTS"]))
-    dirs.append(Path(__file__).resolve().parent.parent / "weights")
-    dirs.append(Path(sys.prefix) / "share" / "cvqncodec" / "weights")
-    return dirs
-
-
-def model_name(path: Path) -> str:
-    """The name a weights file gives itself (its metadata), or its file name without the suffix."""
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return (f.metadata() or {}).get("cvqn.name") or path.name[:-len(SUFFIX)]
-    except (SafetensorError, OSError, ValueError):
-        return path.name[:-len(SUFFIX)]
-
-
-def available_models() -> dict[str, Path]:
-    """Model name -> weights file, over :func:`weights_dirs` (earlier folders win)."""
-    found: dict[str, Path] = {}
-    for d in weights_dirs():
-        if d.is_dir():
-            for p in sorted(d.glob("*" + SUFFIX)):
-                found.setdefault(model_name(p), p)
-    return found
-
-
-def quality_model(quality: int) -> str:
-    return f"cvqn-q{quality}"
-
-
-def resolve_model(name_or_path: str | None, allow_path: bool = True) -> Path:
-    """A model name from :func:`available_models`, or (``allow_path``) a path to a weights file.
-    Names read from a .cvq header are looked up by name only: a file never picks a path to load."""
-    name = name_or_path or DEFAULT_MODEL
-    if allow_path and (os.sep in name or name.endswith(SUFFIX) or Path(name).is_file()):
-        return Path(name)
-    models = available_models()
-    if name not in models:
-        have = ", ".join(models) or "none installed"
-        raise ModelError(f"no model named {name!r} (available: {have})")
-    return models[name]

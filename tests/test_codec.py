@@ -5,7 +5,7 @@ import torch
 from cvqncodec import codec, container
 from cvqncodec.weights import load_weights
 
-from conftest import image_tensor
+from tests.helpers import image_tensor
 
 
 def round_trip(lm, img, enc_threads=None, dec_threads=None):
@@ -59,7 +59,7 @@ def test_file_size_matches_model_cross_entropy(tiny_model):
     enc = codec.encode(tiny_model, img)
     header, streams = container.unpack(enc.data)
     ideal = 0.0
-    for ev, s in zip(tiny_model.model.evaluators(), enc.latent.groups):
+    for ev, s in zip(tiny_model.evaluators, enc.latent.groups):
         _, cdf = encode_group(ev, s)
         order, _ = ev.coding_order(tuple(s.shape))
         ideal += cdf_bits(cdf, s.reshape(-1)[order]) / 8

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from cvqncodec import codec, container
 from cvqncodec.errors import CvqError
 
-from conftest import image_tensor
+from tests.helpers import image_tensor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,7 +7,7 @@ from PIL import Image
 from cvqncodec.errors import InputError, OutputError
 from cvqncodec.imageio import check_output, decode_image, write_atomic
 
-from conftest import synthetic_image
+from tests.helpers import synthetic_image
 
 
 def png(im: Image.Image, fmt: str = "PNG") -> bytes:

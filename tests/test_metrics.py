@@ -9,7 +9,7 @@ from pytorch_msssim import ms_ssim as reference_ms_ssim
 
 from cvqncodec import metrics
 
-from conftest import image_tensor
+from tests.helpers import image_tensor
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -6,7 +6,7 @@ from cvqncodec import codec, container
 from cvqncodec.metrics import psnr
 from cvqncodec.tiling import Tiling, spans, tiled
 
-from conftest import image_tensor
+from tests.helpers import image_tensor
 
 
 def test_spans_cover_the_range_once():

@@ -13,7 +13,7 @@ from cvqncodec.cli import main
 from cvqncodec.imageio import load_image
 from cvqncodec.weights import load_weights
 
-from conftest import synthetic_image
+from tests.helpers import synthetic_image
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

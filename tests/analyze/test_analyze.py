@@ -18,7 +18,7 @@ from cvqncodec.model import pad_to_multiple
 from cvqncodec.train import update_re_importance
 from cvqncodec.weights import load_weights
 
-from conftest import image_tensor, make_weights, synthetic_image
+from tests.helpers import image_tensor, make_weights, synthetic_image
 
 SIDE = 161  # MS-SSIM needs >= 161 px per side (metrics.MS_SSIM_MIN_SIDE)
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import click
 
-from .cli_common import EPILOG, handle_errors
+from .common import EPILOG, handle_errors, pick_device
 
 
 def _codecs_option(ctx, param, value):
-    from .bench import parse_codecs
+    from ..bench import parse_codecs
     try:
         return parse_codecs(value)
     except ValueError as exc:
@@ -48,9 +48,8 @@ def bench(folder, models, name, codecs, per_image, match_bpp, bd_method, json_pa
     Every image goes through the real path (encode -> bytes -> decode); bpp counts the whole file.
     Tables go to stdout, the progress bar and notes to stderr.
     """
-    from . import bench as b
-    from .cli import pick_device
-    from .imageio import check_output, write_atomic
+    from .. import bench as b
+    from ..imageio import check_output, write_atomic
 
     def note(msg: str) -> None:
         if not quiet:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .cli_common import EPILOG, Log, common_options, handle_errors, load_model, pick_device
-from .errors import InputError
+from .common import EPILOG, Log, common_options, handle_errors, load_model, pick_device
+from ..errors import InputError
 
 #: Extensions read from a --dataset folder (not recursive; hidden files skipped).
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".gif"}
@@ -49,10 +49,10 @@ def analyze(input: str | None, dataset: str | None, output: str, model: str | No
     """
     from tqdm import tqdm
 
-    from . import __version__
-    from .analysis import analyze_images
-    from .imageio import load_image
-    from .report import check_folder, write_report
+    from .. import __version__
+    from ..analysis import analyze_images
+    from ..imageio import load_image
+    from ..report import check_folder, write_report
 
     log = Log(quiet, verbose)
     if (input is None) == (dataset is None):

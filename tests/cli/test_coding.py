@@ -13,7 +13,7 @@ from PIL import Image
 from cvqncodec import container
 from cvqncodec.cli import main
 
-from conftest import synthetic_image
+from tests.helpers import synthetic_image
 
 
 @pytest.fixture()
@@ -147,7 +147,7 @@ def test_a_file_cannot_make_the_decoder_load_a_path(work, tmp_path):
     d, w = work
     from cvqncodec.weights import load_weights
     from cvqncodec import codec
-    from conftest import image_tensor
+    from tests.helpers import image_tensor
     lm = load_weights(w)
     lm.name = w  # a header naming a weights file by its path
     (d / "named.cvq").write_bytes(codec.encode(lm, image_tensor(20, 20)).data)

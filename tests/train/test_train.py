@@ -10,7 +10,7 @@ from cvqncodec.cli import main
 from cvqncodec.train import TrainConfig, lr_factor, ms_ssim_window
 from cvqncodec.weights import load_weights
 
-from conftest import synthetic_image
+from tests.helpers import synthetic_image
 
 
 def test_learning_rate_drops_twice():
@@ -129,7 +129,7 @@ def test_context_only_can_widen_the_context_model(tmp_path, tiny_weights):
     """--context-filters/--context-blocks with --context-only: a new context model on the frozen coder,
     warm-started from the old one where shapes overlap; the result codes a file exactly."""
     from cvqncodec import codec, container
-    from conftest import image_tensor
+    from tests.helpers import image_tensor
     before, after = run_context_only(tmp_path, tiny_weights, 2, "--context-filters", "6", "--context-blocks", "2")
     assert (after.model.preset.context_filters, after.model.preset.context_blocks) == (6, 2)
     assert after.model.preset.replace(context_filters=4, context_blocks=1) == before.model.preset
@@ -169,7 +169,7 @@ def test_warm_start_into_a_wider_preset_starts_as_the_old_network(tiny_model):
     the old ones, so encoder and decoder compute exactly what the old model did."""
     from cvqncodec.model import CVQN
     from cvqncodec.train import warm_start
-    from conftest import image_tensor
+    from tests.helpers import image_tensor
     source = tiny_model.model.float().eval()
     wide = CVQN(source.preset.replace(widths=(6, 10, 12, 16), blocks=source.preset.blocks)).eval()
     own = wide.state_dict()

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .errors import EXIT_CODES, CvqError, InputError
+from ..errors import EXIT_CODES, CvqError, InputError
 
 EPILOG = "Exit codes: " + "; ".join(f"{k} {v.rstrip('.').split(' (')[0].lower()}" for k, v in EXIT_CODES.items())
 
@@ -69,7 +69,8 @@ def pick_device(device: str) -> str:
 def load_model(model: str | None, quality: int | None, device: str, from_file: str | None = None):
     """The model given by --model or --quality, else the one a .cvq file names (``from_file``, looked up
     by name only), else the default."""
-    from .weights import load_weights, quality_model, resolve_model
+    from ..weights import load_weights
+    from ..zoo import quality_model, resolve_model
     if model and quality:
         raise click.UsageError("give --model or --quality, not both")
     if model or quality or not from_file:
