@@ -70,11 +70,11 @@ def main() -> int:
             q.mu.data *= 0.05
         args.model = str(work / "tiny.safetensors")
         save_weights(m, args.model, "tiny-fuzz")
-    lm = load_weights(args.model)
+    loaded = load_weights(args.model)
     seeds = []
     for i, (h, w) in enumerate([(1, 1), (17, 31), (40, 56), (64, 64)]):
         g = torch.Generator().manual_seed(i)
-        seeds.append(codec.encode(lm, torch.rand(1, 3, h, w, generator=g)).data)
+        seeds.append(codec.encode(loaded, torch.rand(1, 3, h, w, generator=g)).data)
 
     def on_alarm(signum, frame):
         raise Hang()

@@ -26,7 +26,7 @@ from cvqncodec.model import pad_to_multiple
 from cvqncodec.weights import LoadedModel, load_for_training, weights_id
 
 
-def loaded(path: str) -> LoadedModel:
+def load_with_tables(path: str) -> LoadedModel:
     model = load_for_training(path)
     if not model.has_integer_tables():
         model.build_integer_tables()
@@ -36,17 +36,17 @@ def loaded(path: str) -> LoadedModel:
 
 
 @torch.no_grad()
-def measure(lm: LoadedModel, image: torch.Tensor) -> dict:
-    model = lm.model
+def measure(loaded: LoadedModel, image: torch.Tensor) -> dict:
+    model = loaded.model
     x = pad_to_multiple(image)
     latent = model.quantize(x)
     float_bits = int_bits = 0.0
-    for cm, q, ev, sym in zip(model.context_models, model.controller.quantizers, lm.evaluators, latent.groups):
+    for cm, q, ev, sym in zip(model.context_models, model.controller.quantizers, loaded.evaluators, latent.groups):
         logits = cm(q.mu.detach()[sym][None], simulate_integer=False)
         float_bits += float(F.cross_entropy(logits, sym[None], reduction="sum")) / float(torch.log(torch.tensor(2.0)))
         order, _ = ev.coding_order(tuple(sym.shape))
         int_bits += cdf_bits(ev.all_cdfs(sym), sym.reshape(-1)[order])
-    file_bytes = len(codec.encode(lm, image).data)
+    file_bytes = len(codec.encode(loaded, image).data)
     pixels = image.shape[-1] * image.shape[-2]
     return {"float_bpp": float_bits / pixels, "integer_bpp": int_bits / pixels, "file_bpp": 8 * file_bytes / pixels}
 
@@ -64,8 +64,8 @@ def main() -> int:
     results = {}
     print(f"{'weights':<40}{'float bpp':>11}{'integer bpp':>13}{'cost':>8}{'file bpp':>10}")
     for path in args.weights:
-        lm = loaded(path)
-        rows = [measure(lm, im) for im in images]
+        loaded = load_with_tables(path)
+        rows = [measure(loaded, im) for im in images]
         mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
         mean["cost_pct"] = 100 * (mean["integer_bpp"] / mean["float_bpp"] - 1)
         results[path] = mean

@@ -25,10 +25,10 @@ import torch
 
 from cvqncodec import codec, container
 from cvqncodec.entropy import cdf_bits, encode_group
-from cvqncodec.torchac_loader import torchac_module
 from cvqncodec.imageio import load_image
 from cvqncodec.model import CVQN
 from cvqncodec.presets import get_preset
+from cvqncodec.torchac_loader import torchac_module
 from cvqncodec.weights import load_weights, model_from_state
 from cvqncodec.zoo import resolve_model
 
@@ -44,6 +44,7 @@ def random_model(preset_name: str):
 def cli_peak_rss(image: Path, model: str) -> tuple[float, float]:
     """Peak RSS (MB) of `cvq encode` and `cvq decode` of one image, each in its own child process."""
     import tempfile
+
     from large_image import run_child  # bench/ is on sys.path when this script runs
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,26 +71,26 @@ def main() -> int:
         ap.error("--memory runs the CLI and needs a model from `cvq models` or a weights file")
     if args.threads:
         torch.set_num_threads(args.threads)
-    lm = random_model(args.random_preset) if args.random_preset else load_weights(resolve_model(args.model))
+    loaded = random_model(args.random_preset) if args.random_preset else load_weights(resolve_model(args.model))
     torchac_module()
     files = sorted(p for p in Path(args.folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".ppm"))
     files = files[: args.limit] if args.limit else files
     # Warm-up (first-call allocations, kernel selection).
-    codec.encode(lm, load_image(str(files[0])).tensor[:, :, :64, :64])
+    codec.encode(loaded, load_image(str(files[0])).tensor[:, :, :64, :64])
     rows = []
     print(f"{'image':<14}{'size':>10}{'bytes':>8}{'bpp':>8}{'enc s':>8}{'dec s':>8}{'overhead':>10}  exact"
           + (f"{'enc MB':>8}{'dec MB':>8}" if args.memory else ""))
     for f in files:
         img = load_image(str(f))
         t0 = time.perf_counter()
-        enc = codec.encode(lm, img.tensor)
+        enc = codec.encode(loaded, img.tensor)
         t1 = time.perf_counter()
         header, streams = container.unpack(enc.data)
-        dec, latent = codec.decode(lm, header, streams)
+        dec, latent = codec.decode(loaded, header, streams)
         t2 = time.perf_counter()
         exact = all(torch.equal(a, b) for a, b in zip(enc.latent.groups, latent.groups))
         ideal_bits = 0.0
-        for ev, s in zip(lm.evaluators, enc.latent.groups):
+        for ev, s in zip(loaded.evaluators, enc.latent.groups):
             _, cdf = encode_group(ev, s)
             order, _ = ev.coding_order(tuple(s.shape))
             ideal_bits += cdf_bits(cdf, s.reshape(-1)[order])
@@ -104,7 +105,7 @@ def main() -> int:
                                                      - row["header_bytes"]) / len(enc.data)
         memory = ""
         if args.memory:
-            row["encode_peak_rss_mb"], row["decode_peak_rss_mb"] = cli_peak_rss(f, str(lm.path or args.model))
+            row["encode_peak_rss_mb"], row["decode_peak_rss_mb"] = cli_peak_rss(f, str(loaded.path or args.model))
             memory = f"{row['encode_peak_rss_mb']:>8.0f}{row['decode_peak_rss_mb']:>8.0f}"
         rows.append(row)
         print(f"{f.name:<14}{f'{w}x{h}':>10}{row['bytes']:>8}{row['bpp']:>8.3f}{row['encode_s']:>8.2f}"
@@ -115,10 +116,10 @@ def main() -> int:
     print(f"{'mean':<14}{'':>10}{'':>8}{mean['bpp']:>8.3f}{mean['encode_s']:>8.2f}{mean['decode_s']:>8.2f}"
           f"{mean['payload_overhead_pct']:>9.3f}%  {all(r['exact'] for r in rows)}")
     print(f"max encode {max(r['encode_s'] for r in rows):.2f} s, max decode {max(r['decode_s'] for r in rows):.2f} s, "
-          f"peak RSS {peak_mb:.0f} MB, threads {torch.get_num_threads()}, model {lm.name}, "
+          f"peak RSS {peak_mb:.0f} MB, threads {torch.get_num_threads()}, model {loaded.name}, "
           f"{platform.processor() or platform.machine()}, torch {torch.__version__}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": lm.name, "rows": rows, "mean": mean,
+        Path(args.json).write_text(json.dumps({"model": loaded.name, "rows": rows, "mean": mean,
                                                "peak_rss_mb": peak_mb}, indent=1))
     return 0 if all(r["exact"] for r in rows) else 1
 

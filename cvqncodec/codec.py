@@ -28,27 +28,27 @@ class EncodeResult:
     reconstruction: torch.Tensor | None
 
 
-def group_layout(lm: LoadedModel) -> list[tuple[int, int]]:
+def group_layout(loaded: LoadedModel) -> list[tuple[int, int]]:
     """(levels q_g, channels C_g) of every group, as the header stores them."""
-    return list(zip(lm.model.preset.levels, lm.model.controller.group_channels))
+    return list(zip(loaded.model.preset.levels, loaded.model.controller.group_channels))
 
 
-def encode(lm: LoadedModel, image: torch.Tensor, color_channels: int = 3, device: str = "cpu",
+def encode(loaded: LoadedModel, image: torch.Tensor, color_channels: int = 3, device: str = "cpu",
            reconstruct: bool = False, tiling: Tiling = DEFAULT_TILING) -> EncodeResult:
     """Encode (1, 3, H, W) in [0, 1] into .cvq bytes."""
-    model = lm.model
+    model = loaded.model
     _, _, height, width = image.shape
     x = pad_to_multiple(image.to(device))
     latent = model.quantize(x, tiling)
     latent_height, latent_width = x.shape[2] // DOWNSAMPLING, x.shape[3] // DOWNSAMPLING
     del x  # large images: free the padded copy before coding
-    streams = [encode_group(ev, s)[0] for ev, s in zip(lm.evaluators, latent.groups)]
+    streams = [encode_group(ev, s)[0] for ev, s in zip(loaded.evaluators, latent.groups)]
     preset = model.preset
     header = container.Header(
-        model_name=lm.name, weights_id=lm.weights_id, height=height, width=width,
+        model_name=loaded.name, weights_id=loaded.weights_id, height=height, width=width,
         color_channels=color_channels, latent_channels=preset.latent_channels,
         latent_height=latent_height, latent_width=latent_width,
-        groups=group_layout(lm),
+        groups=group_layout(loaded),
         permutation=latent.permutation.tolist() if model.controller.image_dependent_order else None)
     data = container.pack(header, streams)
     recon = None
@@ -57,22 +57,22 @@ def encode(lm: LoadedModel, image: torch.Tensor, color_channels: int = 3, device
     return EncodeResult(data, latent, recon)
 
 
-def check_compatible(lm: LoadedModel, header: container.Header) -> None:
+def check_compatible(loaded: LoadedModel, header: container.Header) -> None:
     """Refuse a file made with other weights or a model of another shape."""
-    if header.weights_id != lm.weights_id:
+    if header.weights_id != loaded.weights_id:
         raise MismatchError(f"the file was made with model {header.model_name!r} "
-                            f"(weights {header.weights_id.hex()}), not with {lm.name!r} "
-                            f"(weights {lm.weights_id.hex()})")
-    if (header.latent_channels != lm.model.preset.latent_channels
-            or [tuple(g) for g in header.groups] != group_layout(lm)):
+                            f"(weights {header.weights_id.hex()}), not with {loaded.name!r} "
+                            f"(weights {loaded.weights_id.hex()})")
+    if (header.latent_channels != loaded.model.preset.latent_channels
+            or [tuple(g) for g in header.groups] != group_layout(loaded)):
         raise MismatchError("the file's latent layout does not match the model")
 
 
-def decode(lm: LoadedModel, header: container.Header, streams: list[list[bytes]], device: str = "cpu",
+def decode(loaded: LoadedModel, header: container.Header, streams: list[list[bytes]], device: str = "cpu",
            tiling: Tiling = DEFAULT_TILING) -> tuple[torch.Tensor, QuantizedLatent]:
     """Decode parsed .cvq contents into (image (1, 3, H, W) in [0, 1], latent)."""
-    check_compatible(lm, header)
-    model = lm.model
+    check_compatible(loaded, header)
+    model = loaded.model
     if header.permutation is not None:
         perm = torch.tensor(header.permutation, dtype=torch.int64)
     elif model.controller.image_dependent_order:
@@ -80,7 +80,7 @@ def decode(lm: LoadedModel, header: container.Header, streams: list[list[bytes]]
     else:
         perm = model.controller.fixed_order()
     groups = []
-    for ev, (levels, channels), stream in zip(lm.evaluators, header.groups, streams):
+    for ev, (_levels, channels), stream in zip(loaded.evaluators, header.groups, streams):
         groups.append(decode_group(ev, (channels, header.latent_height, header.latent_width), stream))
     latent = QuantizedLatent(groups, perm)
     image = model.reconstruct(latent, device, tiling)[:, :, :header.height, :header.width].cpu()

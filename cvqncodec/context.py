@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from . import fixed_point as fp
 

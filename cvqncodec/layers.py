@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 def conv3x3(cin: int, cout: int) -> nn.Conv2d:

@@ -60,12 +60,14 @@ class Preset:
 
     @property
     def group_channels(self) -> tuple[int, ...]:
-        """Channels C_g = C r_g per group (rounded so that they sum to C, each at least 1)."""
+        """Channels C_g = C r_g per group (rounded so that they sum to C, each at least 1: where rounding
+        leaves the last group empty, the largest other group gives up channels)."""
         c = self.latent_channels
         sizes = [max(1, round(c * r)) for r in self.ratios[:-1]]
+        while c - sum(sizes) < 1:
+            largest = max(range(len(sizes)), key=lambda i: sizes[i])
+            sizes[largest] -= 1
         sizes.append(c - sum(sizes))
-        if sizes[-1] < 1:
-            raise ValueError("ratios leave the last group empty")
         return tuple(sizes)
 
     def to_json(self) -> str:
@@ -73,14 +75,14 @@ class Preset:
         return json.dumps(d, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Preset":
+    def from_json(cls, text: str) -> Preset:
         d = json.loads(text)
         for key in ("widths", "levels", "ratios"):
             d[key] = tuple(d[key])
         known = {f.name for f in dataclasses.fields(cls) if f.init}
         return cls(**{k: v for k, v in d.items() if k in known})
 
-    def replace(self, **changes) -> "Preset":
+    def replace(self, **changes) -> Preset:
         return dataclasses.replace(self, **changes)
 
 

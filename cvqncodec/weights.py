@@ -1,4 +1,5 @@
-"""Weights files (the format; the registry of installed models is :mod:`cvqncodec.zoo`): safetensors (no pickle) with the preset and model card facts as metadata.
+"""Weights files: safetensors (no pickle) with the preset and model card facts as metadata (the registry
+of installed models is :mod:`cvqncodec.zoo`).
 
 A weights file holds fp16 tensors plus metadata ``cvqn.preset`` (JSON of the Preset), ``cvqn.name`` and
 free-form ``cvqn.card`` JSON. The weights id written into every .cvq file is the first 8 bytes of the

@@ -4,20 +4,19 @@ import torch
 
 from cvqncodec import codec, container
 from cvqncodec.weights import load_weights
-
 from tests.helpers import image_tensor
 
 
-def round_trip(lm, img, enc_threads=None, dec_threads=None):
+def round_trip(loaded, img, enc_threads=None, dec_threads=None):
     before = torch.get_num_threads()
     try:
         if enc_threads:
             torch.set_num_threads(enc_threads)
-        enc = codec.encode(lm, img, reconstruct=True)
+        enc = codec.encode(loaded, img, reconstruct=True)
         if dec_threads:
             torch.set_num_threads(dec_threads)
         header, streams = container.unpack(enc.data)
-        dec, latent = codec.decode(lm, header, streams)
+        dec, latent = codec.decode(loaded, header, streams)
     finally:
         torch.set_num_threads(before)
     return enc, dec, latent
@@ -44,9 +43,9 @@ def test_exact_round_trip_across_thread_counts(tiny_model):
 
 
 def test_image_dependent_channel_order_travels_in_the_file(tiny_se_weights):
-    lm = load_weights(tiny_se_weights)
+    loaded = load_weights(tiny_se_weights)
     img = image_tensor(48, 80, seed=5)
-    enc, dec, latent = round_trip(lm, img)
+    enc, dec, latent = round_trip(loaded, img)
     header, _ = container.unpack(enc.data)
     assert header.permutation == enc.latent.permutation.tolist()
     assert torch.equal(latent.permutation, enc.latent.permutation)
@@ -86,5 +85,5 @@ def test_cuda_and_cpu_compute_identical_cdfs(tiny_model):
         assert torch.equal(gpu.all_cdfs(sym, chunk=97), cpu)
         order, _ = gpu.coding_order(tuple(sym.shape))
         in_order = sym.reshape(-1)[order]
-        decoded, wave = gpu.run(tuple(sym.shape), lambda a, b, _c: in_order[a:b])
+        decoded, wave = gpu.run(tuple(sym.shape), lambda a, b, _c, s=in_order: s[a:b])
         assert torch.equal(wave, cpu) and torch.equal(decoded, sym)

@@ -27,7 +27,9 @@ def test_masked_model_is_causal_in_raster_order():
     assert flat[idx + 1:].max() > 0
 
 
-def integer_model(levels: int = 5, filters: int = 8, blocks: int = 2, seed: int = 0) -> tuple[ContextModel, torch.Tensor]:
+def integer_model(
+    levels: int = 5, filters: int = 8, blocks: int = 2, seed: int = 0
+) -> tuple[ContextModel, torch.Tensor]:
     torch.manual_seed(seed)
     cm = ContextModel(levels, filters, blocks)
     mu = torch.linspace(-2, 2, levels)

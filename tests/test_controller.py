@@ -53,3 +53,19 @@ def test_every_preset_builds_and_round_trips_shapes():
             out = model(torch.rand(1, 3, 32, 48))
         assert out.x_hat.shape == (1, 3, 32, 48), name
         assert len(out.group_bits) == len(preset.levels)
+
+
+def test_coding_symbols_are_the_training_forwards_and_dequantize_inverts_them():
+    for importance in ("predefined", "se", "re"):
+        torch.manual_seed(2)
+        ctl = VariableQuantizationController(get_preset("tiny", importance=importance))
+        z = torch.randn(1, 8, 4, 6) * 3
+        z_hat, _, groups_sym, _, perm = ctl(z)
+        symbols, coding_perm = ctl.quantize_symbols(z)
+        assert torch.equal(coding_perm, perm)
+        assert all(torch.equal(a, b) for a, b in zip(symbols, groups_sym))
+        assert ctl.levels == [3, 5, 7]
+        values = ctl.dequantize_groups(symbols)
+        assert [v.shape[1] for v in values] == list(ctl.group_channels)
+        assert torch.equal(ctl.merge(values, perm), ctl.dequantize(symbols, perm))
+        assert torch.allclose(ctl.dequantize(symbols, perm), z_hat.detach())

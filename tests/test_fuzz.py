@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from cvqncodec import codec, container
 from cvqncodec.errors import CvqError
-
 from tests.helpers import image_tensor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -24,9 +23,9 @@ def sample(tiny_model):
     return codec.encode(tiny_model, image_tensor(40, 56, seed=11)).data
 
 
-def decode_bytes(lm, data: bytes):
+def decode_bytes(loaded, data: bytes):
     header, streams = container.unpack(data)
-    return codec.decode(lm, header, streams)
+    return codec.decode(loaded, header, streams)
 
 
 def with_crc(data: bytes) -> bytes:

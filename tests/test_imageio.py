@@ -6,7 +6,6 @@ from PIL import Image
 
 from cvqncodec.errors import InputError, OutputError
 from cvqncodec.imageio import check_output, decode_image, write_atomic
-
 from tests.helpers import synthetic_image
 
 
@@ -27,7 +26,7 @@ def test_rgb_png_loads_exactly():
 def test_modes_are_converted(mode):
     rgb = Image.fromarray(synthetic_image(20, 30))
     if mode == "I;16":
-        im = Image.fromarray((np.asarray(rgb.convert("L")).astype(np.uint16) * 257))
+        im = Image.fromarray(np.asarray(rgb.convert("L")).astype(np.uint16) * 257)
         assert im.mode.startswith("I")
     elif mode in ("LA", "RGBA"):
         im = rgb.convert(mode)  # fully opaque alpha
@@ -74,3 +73,33 @@ def test_atomic_write_refuses_existing_unless_forced(tmp_path):
     assert [x.name for x in tmp_path.iterdir()] == ["out.bin"]
     with pytest.raises(OutputError):
         check_output(str(tmp_path / "missing" / "x.cvq"), force=False)
+
+
+def test_list_images_sorted_filtered_limited_and_recursive(tmp_path):
+    from cvqncodec.errors import InputError
+    from cvqncodec.imageio import list_images
+
+    for name in ("b.PNG", "a.jpg", ".hidden.png", "notes.txt", "sub/c.webp"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.PNG"]
+    assert [p.name for p in list_images(tmp_path, limit=1)] == ["a.jpg"]
+    assert [p.name for p in list_images(tmp_path, recursive=True)] == ["a.jpg", "b.PNG", "c.webp"]
+    with pytest.raises(InputError, match="not a folder"):
+        list_images(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no images"):
+        list_images(tmp_path / "empty")
+
+
+def test_as_decoded_greys_like_the_decoder():
+    import torch
+
+    from cvqncodec.imageio import as_decoded, to_uint8
+
+    x = torch.rand(1, 3, 4, 5)
+    grey = as_decoded(x, 1)
+    assert grey.shape == x.shape and torch.equal(grey[:, 0], grey[:, 2])
+    assert torch.allclose(grey[:, 1], x.mean(dim=1))
+    assert as_decoded(x, 3) is x
+    assert to_uint8(x, 1).shape == (4, 5)

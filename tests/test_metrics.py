@@ -8,9 +8,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pytorch_msssim import ms_ssim as reference_ms_ssim
 
 from cvqncodec import metrics
-
 from tests.helpers import image_tensor
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -5,7 +5,6 @@ import torch.nn.functional as F
 from cvqncodec import codec, container
 from cvqncodec.metrics import psnr
 from cvqncodec.tiling import Tiling, spans, tiled
-
 from tests.helpers import image_tensor
 
 

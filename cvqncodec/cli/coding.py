@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import click
 
-from .common import EPILOG, Log, common_options, handle_errors, load_model, pick_device
 from ..errors import CvqError, InputError
+from .common import EPILOG, Log, common_options, handle_errors, load_model, pick_device
+
 
 @click.command(epilog=EPILOG)
 @click.argument("input", type=str)
@@ -24,10 +24,10 @@ from ..errors import CvqError, InputError
 def encode(input: str, output: str | None, model: str | None, quality: int | None, force: bool,
            device: str, quiet: bool, verbose: int) -> None:
     """Compress an image (PNG, JPEG, WebP, ...) into a .cvq file."""
-    from ..imageio import check_output, load_image, write_atomic
-    from ..metrics import bpp, ms_ssim, ms_ssim_db, psnr
-    from ..torchac_loader import torchac_module
     from .. import codec
+    from ..imageio import as_decoded, check_output, load_image, write_atomic
+    from ..metrics import MS_SSIM_MIN_SIDE, bpp, ms_ssim, ms_ssim_db, psnr
+    from ..torchac_loader import torchac_module
 
     log = Log(quiet, verbose)
     if output is None:
@@ -35,27 +35,23 @@ def encode(input: str, output: str | None, model: str | None, quality: int | Non
     check_output(output, force)
     dev = pick_device(device)
     image = load_image(input)
-    lm = load_model(model, quality, dev)
+    loaded = load_model(model, quality, dev)
     for note in image.notes:
         log.debug(f"note: {note}")
     torchac_module()  # the first run compiles the backend: keep that out of the timing
     start = time.perf_counter()
-    result = codec.encode(lm, image.tensor, image.color_channels, dev, reconstruct=verbose > 0)
+    result = codec.encode(loaded, image.tensor, image.color_channels, dev, reconstruct=verbose > 0)
     seconds = time.perf_counter() - start
     write_atomic(output, result.data, force)
     _, _, h, w = image.tensor.shape
     name = "<stdout>" if output == "-" else output
     log.info(f"{name}: {len(result.data)} bytes, {bpp(len(result.data), h, w):.3f} bpp, {seconds:.2f} s "
-             f"({lm.name}, {w}x{h})")
+             f"({loaded.name}, {w}x{h})")
     if result.reconstruction is not None:
-        ref = image.tensor
-        if image.color_channels == 1:
-            ref = ref[:, :1].expand(-1, 3, -1, -1)
-            rec = result.reconstruction.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
-        else:
-            rec = result.reconstruction
+        ref = image.tensor  # greyscale sources are loaded with three equal channels
+        rec = as_decoded(result.reconstruction, image.color_channels)
         m = ms_ssim(ref, rec)
-        ms = "n/a (image < 161 px)" if m is None else f"{m:.4f} ({ms_ssim_db(m):.2f} dB)"
+        ms = f"n/a (image < {MS_SSIM_MIN_SIDE} px)" if m is None else f"{m:.4f} ({ms_ssim_db(m):.2f} dB)"
         log.debug(f"PSNR {psnr(ref, rec):.2f} dB, MS-SSIM {ms}")
 
 
@@ -72,9 +68,9 @@ def decode(input: str, output: str | None, model: str | None, force: bool, devic
            verbose: int) -> None:
     """Decompress a .cvq file into an image."""
     from .. import codec, container
-    from ..torchac_loader import torchac_module
-    from ..imageio import check_output, encode_image, format_for, read_bytes, to_uint8, write_atomic
     from ..errors import BitstreamError
+    from ..imageio import check_output, encode_image, format_for, read_bytes, to_uint8, write_atomic
+    from ..torchac_loader import torchac_module
 
     log = Log(quiet, verbose)
     if output is None:
@@ -86,15 +82,15 @@ def decode(input: str, output: str | None, model: str | None, force: bool, devic
         raise BitstreamError(str(exc)) from None
     header, streams = container.unpack(data)
     dev = pick_device(device)
-    lm = load_model(model, None, dev, from_file=header.model_name)
+    loaded = load_model(model, None, dev, from_file=header.model_name)
     torchac_module()
     start = time.perf_counter()
-    image, _ = codec.decode(lm, header, streams, dev)
+    image, _ = codec.decode(loaded, header, streams, dev)
     seconds = time.perf_counter() - start
     out = encode_image(to_uint8(image, header.color_channels), format_for(output))
     write_atomic(output, out, force)
     name = "<stdout>" if output == "-" else output
-    log.info(f"{name}: {header.width}x{header.height}, decoded in {seconds:.2f} s ({lm.name})")
+    log.info(f"{name}: {header.width}x{header.height}, decoded in {seconds:.2f} s ({loaded.name})")
 
 
 @click.command(epilog=EPILOG)
@@ -130,7 +126,8 @@ def info(input: str, as_json: bool) -> None:
     click.echo(f"  model {h.model_name} (weights {d['weights_id']}), latent {h.latent_channels}x"
                f"{h.latent_height}x{h.latent_width}, header+crc {d['header_bytes']} bytes")
     for i, g in enumerate(d["groups"]):
-        click.echo(f"  group {i + 1}: {g['channels']} channels x {g['levels']} levels, {g['stream_bytes']} bytes in {g['streams']} stream(s)")
+        click.echo(f"  group {i + 1}: {g['channels']} channels x {g['levels']} levels, "
+                   f"{g['stream_bytes']} bytes in {g['streams']} stream(s)")
     if h.permutation is not None:
         click.echo(f"  channel order: {' '.join(map(str, h.permutation))}")
 
@@ -146,15 +143,15 @@ def models(as_json: bool) -> None:
     rows = []
     for name, path in available_models().items():
         try:
-            lm = load_weights(path)
+            loaded = load_weights(path)
         except CvqError as exc:
             rows.append({"name": name, "path": str(path), "error": str(exc)})
             continue
-        p = lm.model.preset
+        p = loaded.model.preset
         rows.append({"name": name, "path": str(path), "preset": p.name, "channels": p.latent_channels,
-                     "levels": list(p.levels), "importance": p.importance, "weights_id": lm.weights_id.hex(),
-                     "kodak_bpp": lm.card.get("kodak", {}).get("bpp"),
-                     "kodak_ms_ssim": lm.card.get("kodak", {}).get("ms_ssim"),
+                     "levels": list(p.levels), "importance": p.importance, "weights_id": loaded.weights_id.hex(),
+                     "kodak_bpp": loaded.card.get("kodak", {}).get("bpp"),
+                     "kodak_ms_ssim": loaded.card.get("kodak", {}).get("ms_ssim"),
                      "default": name == DEFAULT_MODEL})
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -77,6 +77,6 @@ def load_model(model: str | None, quality: int | None, device: str, from_file: s
         path = resolve_model(model or (quality_model(quality) if quality else None))
     else:
         path = resolve_model(from_file, allow_path=False)
-    lm = load_weights(path)
-    lm.model.to(device)
-    return lm
+    loaded = load_weights(path)
+    loaded.model.to(device)
+    return loaded

@@ -12,7 +12,6 @@ from PIL import Image
 
 from cvqncodec import container
 from cvqncodec.cli import main
-
 from tests.helpers import synthetic_image
 
 
@@ -145,12 +144,12 @@ def test_installed_script_keeps_stdout_clean(work):
 def test_a_file_cannot_make_the_decoder_load_a_path(work, tmp_path):
     """The model name in a .cvq header is looked up among installed models, never opened as a path."""
     d, w = work
-    from cvqncodec.weights import load_weights
     from cvqncodec import codec
+    from cvqncodec.weights import load_weights
     from tests.helpers import image_tensor
-    lm = load_weights(w)
-    lm.name = w  # a header naming a weights file by its path
-    (d / "named.cvq").write_bytes(codec.encode(lm, image_tensor(20, 20)).data)
+    loaded = load_weights(w)
+    loaded.name = w  # a header naming a weights file by its path
+    (d / "named.cvq").write_bytes(codec.encode(loaded, image_tensor(20, 20)).data)
     r = run("decode", str(d / "named.cvq"), "-o", str(d / "named.png"))
     assert r.exit_code == 7 and "no model named" in r.stderr
     assert not (d / "named.png").exists()
