@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from cvqncodec.bench import list_images, run_bench
+from cvqncodec.bench import run_bench
+from cvqncodec.imageio import list_images
 from cvqncodec.presets import get_preset
 from cvqncodec.train import TrainConfig, train
 
@@ -73,7 +74,8 @@ def main() -> int:
           f"measured on {len(images)} images of {args.eval} (real .cvq files).\n")
     base = results.get("q5")
     for table in (["1", "2"] if args.table == "both" else [args.table]):
-        print(f"Table {table}\n\n| row | q | importance | PSNR | MS-SSIM | bpp | bpp vs q = [5] |\n|---|---|---|---|---|---|---|")
+        print(f"Table {table}\n\n| row | q | importance | PSNR | MS-SSIM | bpp | bpp vs q = [5] |")
+        print("|---|---|---|---|---|---|---|")
         for name in TABLES[table]:
             p = results[name]
             rel = f"{100 * (p.bpp / base.bpp - 1):+.2f} %" if base else "n/a"

@@ -26,7 +26,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from cvqncodec import __version__
-from cvqncodec.bench import list_images, match_bpp, parse_codecs, plot, report, results_json, run_bench
+from cvqncodec.bench import match_bpp, parse_codecs, plot, render_report, results_json, run_bench
+from cvqncodec.imageio import list_images
+from cvqncodec.text import fmt
 from cvqncodec.weights import load_weights
 
 
@@ -40,10 +42,6 @@ def key_values(items: list[str]) -> dict[str, str]:
 
 def rounded(x: float | None, digits: int) -> float | None:
     return None if x is None else round(x, digits)
-
-
-def fmt(x: float | None, digits: int) -> str:
-    return "n/a" if x is None else f"{x:.{digits}f}"
 
 
 def update_metadata(path: Path, extra: dict) -> None:
@@ -67,21 +65,21 @@ def context_finetune_row(ft: dict | None) -> list[str]:
             f"{ft['lr_scale']:g}× the paper's entropy-model learning rate (`cvq train --context-only`) |"]
 
 
-def card_text(lm, path: Path, card: dict, kodak: dict, n_images: int, folder: str, machine: str, wall: str,
+def card_text(loaded, path: Path, card: dict, kodak: dict, n_images: int, folder: str, machine: str, wall: str,
               history: str) -> str:
-    p = lm.model.preset
+    p = loaded.model.preset
     val = card.get("validation") or {}
     init = card.get("init")
     lines = [
-        f"# {lm.name}", "",
-        f"CVQN model shipped with cvqncodec (weights id `{lm.weights_id.hex()}`, fp16 safetensors, "
+        f"# {loaded.name}", "",
+        f"CVQN model shipped with cvqncodec (weights id `{loaded.weights_id.hex()}`, fp16 safetensors, "
         f"{path.stat().st_size / 1e6:.1f} MB). Licence: GPL-3.0-or-later, like the code.", "",
         "| | |", "|---|---|",
         f"| preset | `{p.name}`: stage widths {'/'.join(map(str, p.widths))}, B = {p.blocks} RCAB per group, "
         f"context models of {p.context_filters} filters × {p.context_blocks} residual block |",
         f"| latent channels C | {p.latent_channels} |",
         f"| levels q / ratios r | {list(p.levels)} / {list(p.ratios)}: groups of "
-        f"{list(lm.model.controller.group_channels)} channels |",
+        f"{list(loaded.model.controller.group_channels)} channels |",
         f"| channel importance | {p.importance} |",
         f"| training data | the project's training folder (`{card.get('data', '?')}`: CID22, Wikimedia Commons and "
         "Debian wallpapers; 8 images held out for validation; Kodak never used) |",
@@ -131,7 +129,7 @@ def main() -> int:
     images = list_images(args.eval)
     codecs = parse_codecs(args.codecs)
     result = run_bench(images, paths, codecs, name="CVQN", progress=True)
-    print(report(result, args.eval, matched=True))
+    print(render_report(result, args.eval, matched=True))
     if args.json:
         Path(args.json).write_text(results_json(result))
     if args.plot:
@@ -140,7 +138,7 @@ def main() -> int:
     today = datetime.date.today().isoformat()
     for point in result.curves["CVQN"]:
         path = Path(point.source)
-        lm = models[path]
+        loaded = models[path]
         kodak = {"images": len(images), "bpp": round(point.bpp, 4), "psnr": round(point.psnr, 3),
                  "ms_ssim": rounded(point.ms_ssim, 5), "ms_ssim_db": rounded(point.ms_ssim_db, 3),
                  "encode_s": round(point.enc_s, 3), "decode_s": round(point.dec_s, 3), "measured": today,
@@ -148,12 +146,12 @@ def main() -> int:
                  "matched": {m.codec: {"bpp": round(m.bpp_theirs, 4), "delta_ms_ssim": round(m.ms_ssim_diff, 5),
                                        "delta_ms_ssim_db": round(m.ms_ssim_db_diff, 3)}
                              for m in matches if m.ours == point.setting}}
-        extra = {"kodak": kodak, "machine": args.machine, "wall_time": walls.get(lm.name, "?")}
+        extra = {"kodak": kodak, "machine": args.machine, "wall_time": walls.get(loaded.name, "?")}
         update_metadata(path, extra)
-        assert load_weights(path).weights_id == lm.weights_id
+        assert load_weights(path).weights_id == loaded.weights_id
         card = json.loads(safe_open(str(path), framework="pt").metadata()["cvqn.card"])
-        path.with_suffix(".md").write_text(card_text(lm, path, card, kodak, len(images), args.eval, args.machine,
-                                                     walls.get(lm.name, "?"), histories.get(lm.name, "")))
+        path.with_suffix(".md").write_text(card_text(loaded, path, card, kodak, len(images), args.eval, args.machine,
+                                                     walls.get(loaded.name, "?"), histories.get(loaded.name, "")))
         print(f"wrote {path.with_suffix('.md')}", file=sys.stderr)
     return 0
 

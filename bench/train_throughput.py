@@ -4,9 +4,9 @@ Usage:
   OMP_NUM_THREADS=1 python bench/train_throughput.py --presets compact,small --crops 128,256 --threads 1
 
 Each row times the real training step of `cvq train` (``cvqncodec.train.loss_terms`` + ``optimizer_step``:
-backward, clipping, Adam; batch 8, channels_last on the 2D parts as the trainer does) on random images, after warm-up steps,
-and reports the median of the timed steps. bf16 rows run only where ``bf16_is_fast`` says the kernels exist
-(AVX-512 BF16 / AMX or a bf16 GPU), as the trainer decides. Record results in bench/RESULTS.md.
+backward, clipping, Adam; batch 8, channels_last on the 2D parts as the trainer does) on random images, after
+warm-up steps, and reports the median of the timed steps. bf16 rows run only where ``bf16_is_fast`` says the
+kernels exist (AVX-512 BF16 / AMX or a bf16 GPU), as the trainer decides. Record results in bench/RESULTS.md.
 """
 from __future__ import annotations
 
@@ -18,8 +18,15 @@ import torch
 
 from cvqncodec.model import CVQN
 from cvqncodec.presets import get_preset
-from cvqncodec.train import (TrainConfig, bf16_is_fast, loss_terms, ms_ssim_window, optimizer_step,
-                             parameter_groups, use_channels_last)
+from cvqncodec.train import (
+    TrainConfig,
+    bf16_is_fast,
+    loss_terms,
+    ms_ssim_window,
+    optimizer_step,
+    parameter_groups,
+    use_channels_last,
+)
 
 
 def seconds_per_step(preset_name: str, crop: int, bf16: bool, batch: int, warmup: int, steps: int) -> float:

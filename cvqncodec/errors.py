@@ -7,6 +7,11 @@ class CvqError(Exception):
     exit_code = 1
 
 
+class UsageError(CvqError):
+    """An option that cannot be honoured here, e.g. a figure without matplotlib (exit 2)."""
+    exit_code = 2
+
+
 class InputError(CvqError):
     """Unreadable, non-image, unsupported or too large input image (exit 3)."""
     exit_code = 3

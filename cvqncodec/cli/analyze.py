@@ -1,32 +1,27 @@
 """``cvq analyze``: channel influence (Sec. 2, Fig. 1) and per-channel rate of a model on an image or a
-folder of images, written as a report folder (see docs/ANALYZE.md)."""
+folder of images, written as a report folder (see docs/ANALYZE.md). The work is in :mod:`cvqncodec.analyze`."""
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import EPILOG, Log, common_options, handle_errors, load_model, pick_device
-from ..errors import InputError
 
-#: Extensions read from a --dataset folder (not recursive; hidden files skipped).
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".gif"}
+if TYPE_CHECKING:
+    import torch
 
 
-def dataset_files(folder: str) -> list[Path]:
-    p = Path(folder)
-    if not p.is_dir():
-        raise InputError(f"{folder}: not a folder")
-    try:
-        files = sorted(f for f in p.iterdir()
-                       if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".") and f.is_file())
-    except OSError as exc:
-        raise InputError(f"{folder}: cannot list: {exc.strerror or exc}") from None
-    if not files:
-        raise InputError(f"{folder}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-    return files
+def _progress(bar, per_image: bool, channels: int) -> Callable[[int], None]:
+    """Advance the bar once per channel, or once per image (after its last channel) with ``per_image``."""
+    def progress(c: int) -> None:
+        if not per_image or c == channels - 1:
+            bar.update(1)
+    return progress
 
 
 @click.command(epilog=EPILOG)
@@ -45,31 +40,30 @@ def analyze(input: str | None, dataset: str | None, output: str, model: str | No
     """Channel influence and rate: zero each latent channel in turn and measure the loss.
 
     Writes OUTPUT/channels.png, influence.csv, influence.json, influence.png and summary.txt, and prints
-    the summary. INPUT is an image ('-' for stdin), or use --dataset DIR.
+    the summary. INPUT is an image ('-' for stdin), or use --dataset DIR. The figures need matplotlib.
     """
     from tqdm import tqdm
 
     from .. import __version__
-    from ..analysis import analyze_images
-    from ..imageio import load_image
-    from ..report import check_folder, write_report
+    from ..analyze import analyze_images, check_folder, check_matplotlib, model_meta, write_report
+    from ..imageio import list_images, load_image
+    from ..text import plural
 
     log = Log(quiet, verbose)
     if (input is None) == (dataset is None):
         raise click.UsageError("give an INPUT image or --dataset DIR (one of them)")
+    check_matplotlib()  # exit 2 before any work, as cvq bench --plot
     check_folder(output, force)
     dev = pick_device(device)
     if dataset is not None:
-        files = dataset_files(dataset)
-        first = None
+        files, first = list_images(dataset), None
     else:
-        first = load_image(input)  # bad input: exit 3 before any model is loaded
-        files = [Path(input)]
-    lm = load_model(model, quality, dev)
-    net = lm.model
+        files, first = [Path(input)], load_image(input)  # bad input: exit 3 before any model is loaded
+    loaded = load_model(model, quality, dev)
+    net = loaded.model
     label = "<stdin>" if input == "-" else str(input)
 
-    def images():
+    def images() -> Iterator[tuple[str, torch.Tensor, int]]:
         for i, f in enumerate(files):
             img = first if (first is not None and i == 0) else load_image(str(f))
             for note in img.notes:
@@ -78,26 +72,14 @@ def analyze(input: str | None, dataset: str | None, output: str, model: str | No
 
     start = time.perf_counter()
     channels = net.preset.latent_channels
-    with tqdm(total=len(files) if dataset is not None else channels, file=sys.stderr, disable=quiet,
-              unit="image" if dataset is not None else "channel", leave=False, dynamic_ncols=True) as bar:
-        if dataset is not None:
-            def progress(c: int) -> None:
-                if c == channels - 1:
-                    bar.update(1)
-        else:
-            def progress(c: int) -> None:
-                bar.update(1)
-        summary = analyze_images(net, images(), dev, progress=progress)
+    per_image = dataset is not None
+    with tqdm(total=len(files) if per_image else channels, file=sys.stderr, disable=quiet,
+              unit="image" if per_image else "channel", leave=False, dynamic_ncols=True) as bar:
+        summary = analyze_images(net, images(), dev, progress=_progress(bar, per_image, channels))
     seconds = time.perf_counter() - start
-    p = net.preset
-    meta = {
-        "tool": "cvq analyze", "version": __version__,
-        "model": {"name": lm.name, "weights_id": lm.weights_id.hex(), "preset": p.name,
-                  "channels": p.latent_channels, "levels": list(p.levels),
-                  "group_channels": list(net.controller.group_channels), "importance": p.importance},
-        "title": (f"{label}, model {lm.name}" if dataset is None
-                  else f"{dataset} ({len(files)} images; channels of {files[0].name}), model {lm.name}"),
-    }
+    meta = {"tool": "cvq analyze", "version": __version__, "model": model_meta(loaded),
+            "title": (f"{label}, model {loaded.name}" if dataset is None else
+                      f"{dataset} ({plural(len(files), 'image')}; channels of {files[0].name}), model {loaded.name}")}
     if dataset is not None:
         meta["dataset"] = dataset
     else:
@@ -105,5 +87,5 @@ def analyze(input: str | None, dataset: str | None, output: str, model: str | No
     written, text = write_report(output, summary, meta, force)
     if not quiet:
         click.echo(text, nl=False)
-    log.info(f"{output}: {', '.join(w.name for w in written)} ({seconds:.1f} s, {summary.images} image"
-             f"{'s' if summary.images != 1 else ''}, {lm.name})")
+    log.info(f"{output}: {', '.join(w.name for w in written)} ({seconds:.1f} s, "
+             f"{plural(summary.images, 'image')}, {loaded.name})")

@@ -1,4 +1,5 @@
-"""The ``cvq bench`` command (registered in cli.py). Light at import: the work is in ``bench.py``."""
+"""The ``cvq bench`` command (registered in cli/__init__.py). Light at import: the work is in
+:mod:`cvqncodec.bench`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,8 +49,19 @@ def bench(folder, models, name, codecs, per_image, match_bpp, bd_method, json_pa
     Every image goes through the real path (encode -> bytes -> decode); bpp counts the whole file.
     Tables go to stdout, the progress bar and notes to stderr.
     """
-    from .. import bench as b
-    from ..imageio import check_output, write_atomic
+    from ..bench import (
+        CODECS,
+        available_codecs,
+        check_matplotlib,
+        default_models,
+        plot,
+        render_report,
+        resolve_models,
+        results_json,
+        run_bench,
+    )
+    from ..imageio import check_output, list_images, write_atomic
+    from ..text import plural
 
     def note(msg: str) -> None:
         if not quiet:
@@ -62,24 +74,24 @@ def bench(folder, models, name, codecs, per_image, match_bpp, bd_method, json_pa
             check_output(path, force)
     fmt = "png"
     if plot_path:
-        b.check_matplotlib()
+        check_matplotlib()
         fmt = Path(plot_path).suffix.lower().lstrip(".") or "png"
         if fmt not in ("png", "pdf", "svg"):
             raise click.BadParameter(f"{plot_path}: use a .png, .pdf or .svg file name", param_hint="--plot")
     if match_bpp and not codecs:
         raise click.UsageError("--match-bpp needs --codecs")
     dev = pick_device(device)
-    images = b.list_images(folder, limit)
-    model_paths = b.resolve_models(models) if models else b.default_models()
-    if name in [b.CODECS[k].label for k in codecs]:
+    images = list_images(folder, limit)
+    model_paths = resolve_models(models) if models else default_models()
+    if name in [CODECS[k].label for k in codecs]:
         raise click.BadParameter(f"{name!r} is the name of a conventional codec", param_hint="--name")
-    keys = b.available_codecs(codecs, note)
-    result = b.run_bench(images, model_paths, keys, name=name, device=dev, jobs=jobs, progress=not quiet)
-    click.echo(b.report(result, folder, per_image=per_image, matched=match_bpp, bd_method=bd_method))
+    keys = available_codecs(codecs, note)
+    result = run_bench(images, model_paths, keys, name=name, device=dev, jobs=jobs, progress=not quiet)
+    click.echo(render_report(result, folder, per_image=per_image, matched=match_bpp, bd_method=bd_method))
     if json_path:
-        write_atomic(json_path, b.results_json(result).encode(), force)
+        write_atomic(json_path, results_json(result).encode(), force)
         note(f"wrote {json_path}")
     if plot_path:
-        title = f"{Path(folder).resolve().name} ({len(images)} image{'s' if len(images) != 1 else ''})"
-        write_atomic(plot_path, b.plot(result.curves, result.ours, title, fmt), force)
+        title = f"{Path(folder).resolve().name} ({plural(len(images), 'image')})"
+        write_atomic(plot_path, plot(result.curves, result.ours, title, fmt), force)
         note(f"wrote {plot_path}")

@@ -1,4 +1,5 @@
-"""``cvq train``: the paper's loss and schedule (the work is in :mod:`cvqncodec.train`)."""
+"""``cvq train``: the paper's loss and schedule (the work, and the choice of a run's preset, is in
+:mod:`cvqncodec.train`)."""
 from __future__ import annotations
 
 import os
@@ -21,9 +22,12 @@ def parse_list(kind):
 
 
 @click.command(epilog=EPILOG)
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Folder of training images.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, logs).")
-@click.option("--preset", default="compact", show_default=True, help="Architecture preset (paper, medium, small, compact, tiny).")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder of training images.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Run folder (checkpoints, logs).")
+@click.option("--preset", default="compact", show_default=True,
+              help="Architecture preset (paper, medium, small, compact, tiny).")
 @click.option("--channels", type=int, default=None, help="Latent channels C (default: the preset's).")
 @click.option("--importance", type=click.Choice(["predefined", "se", "re"]), default=None)
 @click.option("--levels", callback=parse_list(int), default=None, help="Levels per group, e.g. 3,5,7.")
@@ -57,33 +61,18 @@ def train(data, out_dir, preset, channels, importance, levels, ratios, context_f
     """Train a CVQN model with the paper's loss and schedule.
 
     The loss is Eq. 8 of the paper; the shippable weights are written to RUN_DIR/model.safetensors."""
-    from ..presets import get_preset
-    from ..train import TrainConfig, train as run_training
-    context_overrides = {k: v for k, v in {"context_filters": context_filters,
-                                           "context_blocks": context_blocks}.items() if v is not None}
-    overrides = {k: v for k, v in {"latent_channels": channels, "importance": importance, "levels": levels,
-                                   "ratios": ratios}.items() if v is not None}
+    from ..train import TrainConfig, preset_for_run
+    from ..train import train as run_training
     try:
-        p = get_preset(preset, **overrides, **context_overrides)
+        p = preset_for_run(preset, out_dir, init=init, context_only=context_only, resume=resume,
+                           latent_channels=channels, importance=importance, levels=levels, ratios=ratios,
+                           context_filters=context_filters, context_blocks=context_blocks)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    if context_only:
-        if not init:
-            raise click.UsageError("--context-only fine-tunes an existing model: give it with --init")
-        from ..weights import read_weights
-        try:
-            p = read_weights(init)[1].replace(**context_overrides)
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
-    if resume and (Path(out_dir) / "checkpoint.pt").exists():
-        import torch
-        from ..presets import Preset
-        saved = torch.load(Path(out_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
-        p = Preset.from_json(saved["preset"])
     cfg = TrainConfig(data=data, out=out_dir, steps=steps, batch_size=batch_size, crop=crop, lr_scale=lr_scale,
-                      mse_weight=mse_weight,
-                      val_every=val_every, val_images=val_images, checkpoint_minutes=checkpoint_minutes,
-                      init=init, seed=seed, bf16=not no_bf16, name=name, context_only=context_only)
+                      mse_weight=mse_weight, val_every=val_every, val_images=val_images,
+                      checkpoint_minutes=checkpoint_minutes, init=init, seed=seed, bf16=not no_bf16, name=name,
+                      context_only=context_only)
     run_training(p, cfg, resume=resume, progress=not quiet, log=lambda m: click.echo(m, err=True))
     if os.environ.get("RANK", "0") == "0":  # torchrun: only the first process writes and reports
         click.echo(f"wrote {Path(out_dir) / 'model.safetensors'}", err=True)

@@ -1,8 +1,7 @@
-"""Channel influence (Sec. 2, Fig. 1): the loss when one channel of the quantized latent is zeroed.
+"""Channel influence (Sec. 2, Fig. 1) and per-channel rate: the numbers of ``cvq analyze``.
 
-The same computation gives the reconstruction-error channel importance of Eq. 6 (the trainer's
-``update_re_importance``) and the numbers of ``cvq analyze`` (:func:`analyze_images`); the report files
-are written by :mod:`cvqncodec.report`.
+Zeroing one channel of the quantized latent Z-hat at a time and measuring the loss is also the
+reconstruction-error channel importance of Eq. 6 (the trainer's ``update_re_importance``).
 """
 from __future__ import annotations
 
@@ -12,18 +11,25 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .metrics import ms_ssim, ms_ssim_db, psnr
-from .model import CVQN, pad_to_multiple
-from .presets import DOWNSAMPLING
+from ..imageio import as_decoded
+from ..metrics import ms_ssim, ms_ssim_db, psnr
+from ..model import CVQN, pad_to_multiple
+from ..presets import DOWNSAMPLING
 
 NAN = float("nan")
 
 
 def _db_difference(a: float, b: float) -> float:
     """a - b for dB values that may be +inf (a perfect reconstruction); inf - inf counts as no loss."""
-    if a == b:
-        return 0.0
-    return a - b
+    return 0.0 if a == b else a - b
+
+
+def _by_channel(perm: torch.Tensor, per_group: list[torch.Tensor]) -> torch.Tensor:
+    """Per-group values (C_g each, in the controller's sorted order) -> one value per original channel."""
+    flat = torch.cat(per_group)
+    out = torch.empty_like(flat)
+    out[perm] = flat
+    return out
 
 
 @torch.no_grad()
@@ -40,7 +46,7 @@ def channel_influence(model: CVQN, image: torch.Tensor, *, rate: bool = False, c
     - ``psnr_loss``: float64 (C,), PSNR(base) - PSNR(channel c zeroed), dB;
     - ``ms_ssim_loss``: float64 (C,), MS-SSIM(base) - MS-SSIM(zeroed) (d_MS-SSIM of Eq. 6);
     - ``ms_ssim_db_loss``: float64 (C,), the same in dB, -10 log10(1 - MS-SSIM) (Fig. 1 bottom right);
-      both MS-SSIM entries are NaN for images under 161 px (metrics.ms_ssim gives None);
+      both MS-SSIM entries are NaN for images under ``metrics.MS_SSIM_MIN_SIDE`` px (ms_ssim gives None);
     - ``group``: int64 (C,), the 0-based group of each channel; ``levels``: int64 (C,), its q_g;
     - ``base_psnr``, ``base_ms_ssim``: float64 scalars of the unmodified reconstruction (NaN if n/a);
     - ``z_hat``: float32 (C, h, w), the dequantized latent in the original channel order;
@@ -57,30 +63,18 @@ def channel_influence(model: CVQN, image: torch.Tensor, *, rate: bool = False, c
     ctrl = model.controller
     perm = latent.permutation.cpu()
     symbols = [s.unsqueeze(0).to(x.device) for s in latent.groups]
-    group_values = [q.dequantize(s) for q, s in zip(ctrl.quantizers, symbols)]  # (1, C_g, h, w) each
+    group_values = ctrl.dequantize_groups(symbols)  # (1, C_g, h, w) each
     z_hat = ctrl.merge(group_values, perm)
-    c_total = z_hat.shape[1]
-
-    group = torch.empty(c_total, dtype=torch.int64)
-    levels = torch.empty(c_total, dtype=torch.int64)
-    offset = 0
-    for g, s in enumerate(symbols):
-        idx = perm[offset:offset + s.shape[1]]
-        group[idx] = g
-        levels[idx] = ctrl.quantizers[g].levels
-        offset += s.shape[1]
+    group = _by_channel(perm, [torch.full((s.shape[1],), g, dtype=torch.int64) for g, s in enumerate(symbols)])
 
     def decode(z: torch.Tensor) -> torch.Tensor:
-        rec = model.decoder(z).clamp(0, 1)[:, :, :h, :w]
-        if color_channels == 1:
-            rec = rec.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
-        return rec
+        return as_decoded(model.decoder(z).clamp(0, 1)[:, :, :h, :w], color_channels)
 
     base = decode(z_hat)
     base_psnr, base_ms = psnr(image, base), ms_ssim(image, base)
     base_ms_db = None if base_ms is None else ms_ssim_db(base_ms)
     rows = []
-    for c in range(c_total):
+    for c in range(z_hat.shape[1]):
         if not torch.any(z_hat[:, c]):  # zeroing changes nothing
             rows.append((0.0, NAN if base_ms is None else 0.0, NAN if base_ms is None else 0.0))
         else:
@@ -95,19 +89,13 @@ def channel_influence(model: CVQN, image: torch.Tensor, *, rate: bool = False, c
             progress(c)
     t = torch.tensor(rows, dtype=torch.float64)
     out = {"psnr_loss": t[:, 0], "ms_ssim_loss": t[:, 1], "ms_ssim_db_loss": t[:, 2],
-           "group": group, "levels": levels,
+           "group": group, "levels": torch.tensor(ctrl.levels, dtype=torch.int64)[group],
            "base_psnr": torch.tensor(base_psnr, dtype=torch.float64),
            "base_ms_ssim": torch.tensor(NAN if base_ms is None else base_ms, dtype=torch.float64),
            "z_hat": z_hat[0].float().cpu(), "permutation": perm.clone()}
     if rate:
-        bits = torch.zeros(c_total, dtype=torch.float64)
-        offset = 0
-        for cm, values, s in zip(model.context_models, group_values, symbols):
-            per_symbol = cm.bits_per_symbol(values, s)  # (1, C_g, h, w)
-            per_channel = per_symbol[0].double().sum(dim=(1, 2)).cpu()
-            bits[perm[offset:offset + s.shape[1]]] = per_channel
-            offset += s.shape[1]
-        out["bits"] = bits
+        out["bits"] = _by_channel(perm, [cm.bits_per_symbol(v, s)[0].double().sum(dim=(1, 2)).cpu()
+                                         for cm, v, s in zip(model.context_models, group_values, symbols)])
     return out
 
 
@@ -117,7 +105,7 @@ class InfluenceSummary:
 
     #: Per channel (original index), float64 (C,): means over the images.
     psnr_loss: torch.Tensor
-    ms_ssim_loss: torch.Tensor  # mean over the images >= 161 px; NaN where none
+    ms_ssim_loss: torch.Tensor  # mean over the images where MS-SSIM is defined; NaN where none
     ms_ssim_db_loss: torch.Tensor
     bits: torch.Tensor  # mean bits per image
     #: Per channel, int64 (C,): 0-based group and its levels (for image-dependent (SE) orders: the
@@ -161,7 +149,7 @@ class InfluenceSummary:
         return NAN if math.isnan(b) else ms_ssim_db(b)
 
 
-def _nanmean(rows: list[torch.Tensor]) -> torch.Tensor:
+def nanmean(rows: list[torch.Tensor]) -> torch.Tensor:
     """Mean over the first dimension ignoring NaN; NaN where every row is NaN (no warning)."""
     t = torch.stack(rows)
     ok = ~torch.isnan(t)
@@ -170,13 +158,18 @@ def _nanmean(rows: list[torch.Tensor]) -> torch.Tensor:
     return torch.where(n > 0, s / n.clamp(min=1), torch.full_like(s, NAN))
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else NAN
+
+
 def analyze_images(model: CVQN, images: Iterable[tuple[str, torch.Tensor, int]], device: str = "cpu",
                    progress: Callable[[int], None] | None = None) -> InfluenceSummary:
     """Run :func:`channel_influence` (with rates) on every (name, (1, 3, H, W) image, colour channels)
     and average. ``progress`` is passed on to :func:`channel_influence`."""
     per_image: list[dict[str, torch.Tensor]] = []
     names, sizes, bpps = [], [], []
-    groups_n = len(model.controller.quantizers)
+    level_of = torch.tensor(model.controller.levels, dtype=torch.int64)
+    groups_n = len(level_of)
     group_bits: list[list[float]] = []
     for name, image, color_channels in images:
         r = channel_influence(model, image.to(device), rate=True, color_channels=color_channels,
@@ -193,25 +186,21 @@ def analyze_images(model: CVQN, images: Iterable[tuple[str, torch.Tensor, int]],
         raise ValueError("no images to analyze")
     first = per_image[0]
     groups = torch.stack([r["group"] for r in per_image])  # (N, C)
-    counts = torch.stack([(groups == g).sum(0) for g in range(groups_n)])  # (G, C)
-    group = counts.argmax(0)  # most frequent group per channel (ties: the lowest)
-    level_of = torch.tensor([q.levels for q in model.controller.quantizers], dtype=torch.int64)
+    group = torch.stack([(groups == g).sum(0) for g in range(groups_n)]).argmax(0)  # most frequent; ties: lowest
     base_ms = [float(r["base_ms_ssim"]) for r in per_image if not math.isnan(float(r["base_ms_ssim"]))]
     return InfluenceSummary(
         psnr_loss=torch.stack([r["psnr_loss"] for r in per_image]).mean(0),
-        ms_ssim_loss=_nanmean([r["ms_ssim_loss"] for r in per_image]),
-        ms_ssim_db_loss=_nanmean([r["ms_ssim_db_loss"] for r in per_image]),
+        ms_ssim_loss=nanmean([r["ms_ssim_loss"] for r in per_image]),
+        ms_ssim_db_loss=nanmean([r["ms_ssim_db_loss"] for r in per_image]),
         bits=torch.stack([r["bits"] for r in per_image]).mean(0),
         group=group, levels=level_of[group],
         group_levels=[int(v) for v in level_of],
         group_channels=[int(v) for v in model.controller.group_channels],
         group_bits=[sum(b[g] for b in group_bits) / len(group_bits) for g in range(groups_n)],
-        base_psnr=sum(float(r["base_psnr"]) for r in per_image) / len(per_image),
-        base_ms_ssim=sum(base_ms) / len(base_ms) if base_ms else NAN,
-        bpp=sum(bpps) / len(bpps), images=len(per_image), ms_ssim_images=len(base_ms),
+        base_psnr=_mean([float(r["base_psnr"]) for r in per_image]), base_ms_ssim=_mean(base_ms),
+        bpp=_mean(bpps), images=len(per_image), ms_ssim_images=len(base_ms),
         pixels=sum(w * h for w, h in sizes),
-        latent_positions=sum(math.ceil(h / DOWNSAMPLING) * math.ceil(w / DOWNSAMPLING)
-                             for w, h in sizes) / len(sizes),
+        latent_positions=_mean([math.ceil(h / DOWNSAMPLING) * math.ceil(w / DOWNSAMPLING) for w, h in sizes]),
         image_dependent_order=model.controller.image_dependent_order,
         first_z_hat=first["z_hat"], first_group=first["group"], first_permutation=first["permutation"],
         names=names, sizes=sizes)

@@ -1,0 +1,106 @@
+"""One image through the real path, measured into Records: a CVQN model (encode -> .cvq bytes -> parse ->
+decode) or a conventional codec's whole quality sweep (encode -> bytes in memory -> decode)."""
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from .pillow_codecs import Conventional
+from .records import Record
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..model import QuantizedLatent
+    from ..weights import LoadedModel
+
+T = TypeVar("T")
+
+
+def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:
+    """``fn(*args, **kwargs)`` and the seconds it took."""
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - start
+
+
+def load_model(path: str, device: str) -> LoadedModel:
+    """Load a model onto ``device`` and warm it up, so that one-off first-call costs are not timed."""
+    import torch
+
+    from .. import codec, container
+    from ..weights import load_weights
+
+    loaded = load_weights(path)
+    loaded.model.to(device)
+    with torch.no_grad():
+        res = codec.encode(loaded, torch.rand(1, 3, 32, 32), 3, device)
+        codec.decode(loaded, *container.unpack(res.data), device=device)
+    return loaded
+
+
+def _decode_cvq(loaded: LoadedModel, data: bytes, device: str) -> tuple[torch.Tensor, QuantizedLatent]:
+    """What ``cvq decode`` does with a file's bytes: parse, then decode (image, latent)."""
+    from .. import codec, container
+
+    header, streams = container.unpack(data)
+    return codec.decode(loaded, header, streams, device)
+
+
+def code_cvqn(loaded: LoadedModel, image: str, label: str, source: str, device: str) -> list[Record]:
+    """Code the image file ``image`` with a loaded model: one Record on the curve ``label``."""
+    import torch
+
+    from .. import codec
+    from ..imageio import as_decoded, load_image
+    from ..metrics import bpp, ms_ssim, psnr
+
+    img = load_image(image)
+    x = img.tensor
+    _, _, h, w = x.shape
+    with torch.no_grad():
+        res, enc = timed(codec.encode, loaded, x, img.color_channels, device)
+        (rec, latent), dec = timed(_decode_cvq, loaded, res.data, device)
+    if not all(torch.equal(a.cpu().to(torch.int64), b.cpu().to(torch.int64))
+               for a, b in zip(res.latent.groups, latent.groups)):
+        raise RuntimeError(f"{image}: the decoded latent differs from the encoder's ({loaded.name})")
+    rec = as_decoded(rec.clamp(0, 1), img.color_channels)  # greyscale: what `cvq decode` writes
+    return [Record(label, loaded.name, source, 0.0, Path(image).name, h, w, len(res.data),
+                   bpp(len(res.data), h, w), psnr(x, rec), ms_ssim(x, rec), enc, dec, loaded.weights_id.hex())]
+
+
+def _decode_rgb(data: bytes) -> np.ndarray:
+    """Decode an image file's bytes to uint8 (H, W, 3)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        return np.array(im if im.mode == "RGB" else im.convert("RGB"))
+
+
+def code_conventional(codec: Conventional, array: np.ndarray, image_name: str,
+                      threads: int | None = None) -> list[Record]:
+    """Run ``codec``'s whole sweep on one uint8 (H, W, 3) image: one Record per setting."""
+    from PIL import Image
+
+    from ..imageio import image_from_array
+    from ..metrics import bpp, ms_ssim, psnr
+
+    h, w = array.shape[:2]
+    ref = image_from_array(array).tensor
+    image = Image.fromarray(array)  # no metadata: nothing but the pixels is coded
+    records = []
+    for i, s in enumerate(codec.settings):
+        data, enc = timed(codec.encode, image, s, threads)
+        out, dec = timed(_decode_rgb, data)
+        if out.shape != array.shape:
+            raise RuntimeError(f"{codec.label} decoded {out.shape} from {array.shape}")
+        rec = image_from_array(out).tensor
+        records.append(Record(codec.label, codec.setting_label(s), codec.setting_label(s), float(i), image_name,
+                              h, w, len(data), bpp(len(data), h, w), psnr(ref, rec), ms_ssim(ref, rec), enc, dec))
+    return records

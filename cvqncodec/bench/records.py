@@ -1,0 +1,120 @@
+"""What a bench run measures: one Record per image and setting, Points (means per rate point), the run's
+result, and the CompressAI-style JSON of it."""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def ms_ssim_in_db(value: float | None) -> float | None:
+    """MS-SSIM in dB (-10 log10(1 - MS-SSIM)); None when MS-SSIM is undefined."""
+    from ..metrics import ms_ssim_db  # imports torch: only when needed
+
+    return None if value is None else ms_ssim_db(value)
+
+
+def mean(values: Iterable[float]) -> float:
+    """Arithmetic mean; NaN for no values."""
+    v = list(values)
+    return float(sum(v) / len(v)) if v else float("nan")
+
+
+@dataclass
+class Record:
+    """One image coded at one setting."""
+
+    codec: str  # curve name: "CVQN", "JPEG", ...
+    setting: str  # model name, "q=50", "0.25 bpp", ...
+    source: str  # what identifies the rate point: the model file, or the setting
+    order: float  # sort key of the setting within its codec
+    image: str
+    height: int
+    width: int
+    num_bytes: int
+    bpp: float
+    psnr: float
+    ms_ssim: float | None
+    enc_s: float
+    dec_s: float
+    detail: str = ""  # weights id for CVQN
+
+    @property
+    def ms_ssim_db(self) -> float | None:
+        return ms_ssim_in_db(self.ms_ssim)
+
+
+@dataclass
+class Point:
+    """Means over the images of one rate point (one model, one codec quality)."""
+
+    codec: str
+    setting: str
+    source: str
+    images: int
+    bpp: float
+    psnr: float
+    ms_ssim: float | None
+    enc_s: float
+    dec_s: float
+
+    @property
+    def ms_ssim_db(self) -> float | None:
+        """MS-SSIM in dB of the mean MS-SSIM (what a CompressAI-style plot of the JSON shows)."""
+        return ms_ssim_in_db(self.ms_ssim)
+
+
+@dataclass
+class BenchResult:
+    """Everything a run measured, ready for the tables, the JSON and the plot."""
+
+    images: list[Path]
+    records: list[Record]  # in the order of the per-image table
+    curves: dict[str, list[Point]]  # {codec: points sorted by bpp}, ours first
+    descriptions: dict[str, str]  # {codec: what ran, with versions}
+    ours: str  # the models' curve name
+    codecs: list[str] = field(default_factory=list)  # labels of the conventional codecs run
+
+
+def summarize(records: Sequence[Record], codec_order: Sequence[str] | None = None) -> dict[str, list[Point]]:
+    """Group records into rate points: {codec: [Point sorted by mean bpp]}, codecs in ``codec_order``."""
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for r in records:
+        groups.setdefault((r.codec, r.source), []).append(r)
+    curves: dict[str, list[Point]] = {}
+    for (codec, source), rs in groups.items():
+        ms = [r.ms_ssim for r in rs if r.ms_ssim is not None]
+        curves.setdefault(codec, []).append(Point(
+            codec, rs[0].setting, source, len(rs), mean(r.bpp for r in rs), mean(r.psnr for r in rs),
+            mean(ms) if ms else None, mean(r.enc_s for r in rs), mean(r.dec_s for r in rs)))
+    for points in curves.values():
+        labels = [p.setting for p in points]
+        for p in points:  # two model files with the same internal name: tell them apart
+            if labels.count(p.setting) > 1:
+                p.setting = f"{p.setting} ({p.source})"
+        points.sort(key=lambda p: p.bpp)
+    order = list(codec_order or []) + sorted(c for c in curves if c not in (codec_order or []))
+    return {c: curves[c] for c in order if c in curves}
+
+
+def _json_number(x: float | None) -> float | None:
+    """JSON has no inf/NaN: such values are written as null."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def compressai_results(curves: dict[str, list[Point]], descriptions: dict[str, str]) -> dict | list[dict]:
+    """CompressAI-style results: one object per codec, a list of them when there are several."""
+    columns = {"bpp": "bpp", "psnr-rgb": "psnr", "ms-ssim-rgb": "ms_ssim", "encoding_time": "enc_s",
+               "decoding_time": "dec_s"}
+    objs = [{"name": codec,
+             "description": descriptions.get(codec, codec),
+             "results": {key: [_json_number(getattr(p, attr)) for p in points] for key, attr in columns.items()}}
+            for codec, points in curves.items()]
+    return objs[0] if len(objs) == 1 else objs
+
+
+def results_json(result: BenchResult) -> str:
+    """The ``--json`` file's text."""
+    return json.dumps(compressai_results(result.curves, result.descriptions), indent=2) + "\n"

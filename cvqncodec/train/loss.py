@@ -1,0 +1,110 @@
+"""The loss of Eq. 8, the context-only loss, Adam's parameter groups and schedule (Sec. 4.1), one step."""
+from __future__ import annotations
+
+import torch
+from pytorch_msssim import ms_ssim
+
+from ..model import CVQN, latent_bpp
+from .config import TrainConfig
+
+#: 5-scale MS-SSIM halves the image four times: its coarsest scale is 1/16 of the crop.
+MS_SSIM_DOWNSCALE = 16
+
+
+def ms_ssim_window(side: int) -> int:
+    """Largest odd window (<= 11) for which 5-scale MS-SSIM fits crops of ``side`` px."""
+    win = 11
+    while (win - 1) * MS_SSIM_DOWNSCALE >= side and win > 3:
+        win -= 2
+    return win
+
+
+def parameter_groups(model: CVQN, cfg: TrainConfig) -> list[dict]:
+    """Adam's groups with the paper's per-part learning rates (x ``lr_scale``); only the entropy model's
+    with ``context_only``."""
+    s = cfg.lr_scale
+    entropy = {"params": list(model.context_models.parameters()), "lr": cfg.lr_entropy * s, "name": "entropy"}
+    if cfg.context_only:
+        return [entropy]
+    se = model.controller.se
+    return [
+        {"params": list(model.encoder.parameters()) + ([] if se is None else list(se.parameters())),
+         "lr": cfg.lr_encoder * s, "name": "encoder"},
+        {"params": list(model.controller.quantizers.parameters()), "lr": cfg.lr_quantizer * s, "name": "quantizer"},
+        entropy,
+        {"params": list(model.decoder.parameters()), "lr": cfg.lr_decoder * s, "name": "decoder"},
+    ]
+
+
+def lr_factor(step: int, total: int) -> float:
+    """x0.2 at 50 % and again at 75 % of the run (epochs 200 and 300 of 400 in Sec. 4.1)."""
+    return 1.0 if step < total * 0.5 else (0.2 if step < total * 0.75 else 0.04)
+
+
+def set_learning_rates(opt: torch.optim.Optimizer, base_lrs: list[float], factor: float) -> None:
+    for group, base in zip(opt.param_groups, base_lrs):
+        group["lr"] = base * factor
+
+
+def loss_terms(model: torch.nn.Module, x: torch.Tensor, cfg: TrainConfig, win: int, bf16: bool):
+    """Eq. 8 (+ ``mse_weight`` x MSE) on a batch. Returns (loss, MS-SSIM, bpp, mean L_ent), the last three
+    detached."""
+    with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = model(x)
+    x_hat = out.x_hat.float()
+    msssim = ms_ssim(x_hat.clamp(0, 1), x, data_range=1.0, win_size=win)
+    ent = torch.stack(out.group_bits).mean()
+    loss = cfg.alpha * (1 - msssim) + ent + cfg.beta * out.gmm_nll
+    if cfg.mse_weight:
+        loss = loss + cfg.mse_weight * torch.mean((x_hat - x) ** 2)
+    return loss, msssim.detach(), out.bpp.detach(), ent.detach()
+
+
+def context_loss_terms(model: CVQN, x: torch.Tensor):
+    """L_ent alone, with the encoder and quantizer frozen (``--context-only``); MS-SSIM is NaN (not computed).
+    Returns the same four terms as :func:`loss_terms`."""
+    controller = model.controller
+    with torch.no_grad():
+        groups_sym, _ = controller.quantize_symbols(model.encoder(x).float())
+        groups_hat = controller.dequantize_groups(groups_sym)
+    bits = torch.stack([cm.cross_entropy_bits(g, s) for cm, g, s in zip(model.context_models, groups_hat, groups_sym)])
+    ent = bits.mean()
+    return ent, torch.tensor(float("nan")), latent_bpp(bits.detach(), controller.group_channels), ent.detach()
+
+
+def freeze_coder(model: CVQN) -> None:
+    """Everything but the context models stops learning (``--context-only``)."""
+    model.encoder.requires_grad_(False)
+    model.decoder.requires_grad_(False)
+    model.controller.requires_grad_(False)
+
+
+def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """Backward, gradient-norm clipping at 1, and one Adam step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+
+
+def use_channels_last(model: CVQN) -> None:
+    """channels_last on the 2D parts (encoder, decoder): faster convolutions on CPUs."""
+    model.encoder.to(memory_format=torch.channels_last)
+    model.decoder.to(memory_format=torch.channels_last)
+
+
+def use_contiguous_format(model: CVQN) -> None:
+    """Back to the default layout after training (the exported and returned model)."""
+    model.encoder.to(memory_format=torch.contiguous_format)
+    model.decoder.to(memory_format=torch.contiguous_format)
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """bf16 autocast helps only where the hardware has bf16 kernels (AVX-512 BF16/AMX, recent GPUs);
+    on an AVX2-only CPU PyTorch falls back to slow reference convolutions (measured 8x slower)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False

@@ -1,0 +1,64 @@
+"""``cvq train``: --context-only fine-tunes and the usage errors of the command."""
+from __future__ import annotations
+
+import torch
+from click.testing import CliRunner
+
+from cvqncodec import codec, container
+from cvqncodec.cli import main
+from cvqncodec.weights import load_weights
+from tests.helpers import image_tensor
+
+
+def run_context_only(tmp_path, data, init, steps: int, *options: str):
+    """``cvq train --context-only`` for a few steps on the images of ``data``; returns (before, after)."""
+    out = tmp_path / "run"
+    args = ["train", "--data", str(data), "--out", str(out), "--init", str(init), "--context-only",
+            "--crop", "64", "--batch-size", "2", "--steps", str(steps), "--val-every", str(steps),
+            "--val-images", "1", *options, "-q"]
+    r = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return load_weights(init), load_weights(out / "model.safetensors")
+
+
+def test_context_only_fine_tune_changes_only_the_context_models(tmp_path, image_folder, tiny_weights):
+    before, after = run_context_only(tmp_path, image_folder(3), tiny_weights, 3, "--name", "tiny-qat",
+                                     "--lr-scale", "50")
+    b, a = before.model.state_dict(), after.model.state_dict()
+    changed = {k for k in b if not torch.equal(b[k], a[k])}
+    assert changed and all(k.startswith("context_models.") for k in changed)
+    assert any(k.endswith("int_weight") for k in changed)  # the integer tables follow the new weights
+    assert after.card["context_finetune"]["steps"] == 3
+    assert after.card["note"] == before.card["note"]  # the --init model's card is kept
+    assert after.model.has_integer_tables()
+
+
+def test_context_only_needs_a_model_to_start_from(tmp_path):
+    r = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--context-only"])
+    assert r.exit_code == 2 and "--init" in r.output
+
+
+def test_context_only_can_widen_the_context_model(tmp_path, image_folder, tiny_weights):
+    """--context-filters/--context-blocks with --context-only: a new context model on the frozen coder,
+    warm-started from the old one where shapes overlap; the result codes a file exactly."""
+    before, after = run_context_only(tmp_path, image_folder(3), tiny_weights, 2, "--context-filters", "6",
+                                     "--context-blocks", "2")
+    assert (after.model.preset.context_filters, after.model.preset.context_blocks) == (6, 2)
+    assert after.model.preset.replace(context_filters=4, context_blocks=1) == before.model.preset
+    b, a = before.model.state_dict(), after.model.state_dict()
+    assert all(torch.equal(b[k], a[k]) for k in b if not k.startswith("context_models."))
+    assert after.model.context_models[0].first.weight.shape[0] == 6
+    enc = codec.encode(after, image_tensor(40, 56, seed=9))
+    _, latent = codec.decode(after, *container.unpack(enc.data))
+    assert all(torch.equal(a, b) for a, b in zip(enc.latent.groups, latent.groups))
+
+
+def test_context_width_must_be_positive(tmp_path, tiny_weights):
+    r = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--init",
+                                  str(tiny_weights), "--context-only", "--context-filters", "0"])
+    assert r.exit_code == 2 and "context model" in r.output
+
+
+def test_unknown_preset_is_a_usage_error(tmp_path):
+    r = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--preset", "nope"])
+    assert r.exit_code == 2 and "unknown preset 'nope'" in r.output

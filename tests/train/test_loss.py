@@ -1,0 +1,48 @@
+"""The loss of Eq. 8, the context-only loss and the schedule of Sec. 4.1."""
+from __future__ import annotations
+
+import torch
+
+from cvqncodec.model import CVQN
+from cvqncodec.presets import get_preset
+from cvqncodec.train import TrainConfig, context_loss_terms, loss_terms, lr_factor, ms_ssim_window
+
+
+def test_learning_rate_drops_twice():
+    assert [lr_factor(s, 400) for s in (0, 199, 200, 299, 300, 399)] == [1, 1, 0.2, 0.2, 0.04, 0.04]
+
+
+def test_ms_ssim_window_fits_crop():
+    assert ms_ssim_window(256) == 11 and ms_ssim_window(128) == 7
+    assert all((ms_ssim_window(s) - 1) * 16 < s for s in (64, 96, 128, 161, 192))
+
+
+def test_train_config_defaults_follow_the_paper():
+    cfg = TrainConfig(data=".", out=".")
+    assert (cfg.alpha, cfg.beta) == (128.0, 0.001)
+    assert (cfg.lr_encoder, cfg.lr_quantizer, cfg.lr_entropy, cfg.lr_decoder) == (1e-4, 1e-4, 5e-5, 1e-4)
+
+
+def test_mse_weight_adds_exactly_its_term():
+    torch.manual_seed(0)
+    model = CVQN(get_preset("tiny"))
+    x = torch.rand(2, 3, 64, 64)
+    torch.manual_seed(1)
+    plain, *_ = loss_terms(model, x, TrainConfig(data=".", out="."), 3, False)
+    with torch.no_grad():
+        mse = torch.mean((model(x).x_hat.float() - x) ** 2)
+    weighted, *_ = loss_terms(model, x, TrainConfig(data=".", out=".", mse_weight=100.0), 3, False)
+    assert torch.allclose(weighted - plain, 100.0 * mse, rtol=1e-4)
+
+
+def test_context_only_loss_is_the_entropy_term_of_the_full_model():
+    """L_ent and the bpp estimate of ``--context-only`` equal those of the full forward pass (Eq. 8)."""
+    torch.manual_seed(0)
+    model = CVQN(get_preset("tiny"))
+    x = torch.rand(2, 3, 32, 48)
+    ent, msssim, bpp, ent_detached = context_loss_terms(model, x)
+    with torch.no_grad():
+        out = model(x)
+    assert torch.equal(ent.detach(), torch.stack(out.group_bits).mean()) and torch.equal(ent_detached, ent.detach())
+    assert torch.equal(bpp, out.bpp) and torch.isnan(msssim)
+    assert ent.requires_grad
