@@ -8,6 +8,7 @@ line on stderr, or an output file left behind after a failure. A hang is a decod
 --timeout seconds (SIGALRM). Half of the mutants get a fresh CRC32 so they reach the header checks and the
 arithmetic decoder. Without --model, a tiny model with fixed random weights is used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
         elif kind == "insert":
             buf[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
         else:
-            del buf[pos:pos + rng.randint(1, 16)]
+            del buf[pos : pos + rng.randint(1, 16)]
     if len(buf) > 4 and rng.random() < 0.5:
         buf[-4:] = struct.pack(">I", zlib.crc32(bytes(buf[:-4])))
     return bytes(buf)
@@ -102,8 +103,9 @@ def main() -> int:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         slowest = max(slowest, time.perf_counter() - t0)
-        ok_error = r.exit_code in (4, 5) and r.stderr.count("\n") == 1 and "Traceback" not in r.output \
-            and not out.exists()
+        ok_error = (
+            r.exit_code in (4, 5) and r.stderr.count("\n") == 1 and "Traceback" not in r.output and not out.exists()
+        )
         if r.exit_code == 0 and out.exists():
             counts["decoded"] += 1
         elif ok_error:
@@ -113,8 +115,10 @@ def main() -> int:
             (work / f"crash-{i}.cvq").write_bytes(mutant)
             print(f"crash on mutant {i}: exit {r.exit_code}: {r.output[-300:]!r} {r.exception!r}", file=sys.stderr)
     leftovers = [p.name for p in work.iterdir() if p.name.startswith(".out")]
-    print(f"{args.count} mutants in {time.time() - start:.0f} s: {counts}; slowest decode {slowest:.2f} s; "
-          f"temporary files left: {len(leftovers)}; failures saved in {work}")
+    print(
+        f"{args.count} mutants in {time.time() - start:.0f} s: {counts}; slowest decode {slowest:.2f} s; "
+        f"temporary files left: {len(leftovers)}; failures saved in {work}"
+    )
     return 0 if counts["crash"] == 0 and counts["hang"] == 0 and not leftovers else 1
 
 

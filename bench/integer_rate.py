@@ -9,6 +9,7 @@ what the quantization-aware fine-tune (``cvq train --context-only``) gains.
 
     python bench/integer_rate.py weights/cvqn-q3.safetensors --images ../shared/data/kodak
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,8 +70,11 @@ def main() -> int:
         mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
         mean["cost_pct"] = 100 * (mean["integer_bpp"] / mean["float_bpp"] - 1)
         results[path] = mean
-        print(f"{path:<40}{mean['float_bpp']:>11.4f}{mean['integer_bpp']:>13.4f}{mean['cost_pct']:>7.3f}%"
-              f"{mean['file_bpp']:>10.4f}", flush=True)
+        print(
+            f"{path:<40}{mean['float_bpp']:>11.4f}{mean['integer_bpp']:>13.4f}{mean['cost_pct']:>7.3f}%"
+            f"{mean['file_bpp']:>10.4f}",
+            flush=True,
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"images": len(files), "results": results}, indent=1))
     return 0

@@ -6,6 +6,7 @@ in child processes under GNU time (/usr/bin/time), which reports each command's 
 
     python bench/large_image.py --megapixels 24 --model cvqn-q3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,7 @@ def run_child(cmd: list[str]) -> tuple[float, float, int]:
     """
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         start = time.perf_counter()
-        code = subprocess.call(["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name, *cmd],
-                               stdout=subprocess.DEVNULL)
+        code = subprocess.call(["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name, *cmd], stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - start
         kib = int(rss.read().split()[-1])
     return seconds, kib / 1024, code
@@ -56,12 +56,21 @@ def main() -> int:
     dec = run_child(cli + ["decode", str(cvq), "-o", str(out), "-f"])
     a = np.asarray(Image.open(src), dtype=np.float64)
     b = np.asarray(Image.open(out), dtype=np.float64) if out.exists() else None
-    row = {"width": width, "height": height, "megapixels": width * height / 1e6, "model": args.model,
-           "bytes": cvq.stat().st_size if cvq.exists() else None,
-           "encode_s": enc[0], "encode_peak_rss_mib": enc[1], "encode_exit": enc[2],
-           "decode_s": dec[0], "decode_peak_rss_mib": dec[1], "decode_exit": dec[2],
-           "psnr": float(10 * np.log10(255 ** 2 / np.mean((a - b) ** 2))) if b is not None else None,
-           "threads": os.environ.get("OMP_NUM_THREADS", "default")}
+    row = {
+        "width": width,
+        "height": height,
+        "megapixels": width * height / 1e6,
+        "model": args.model,
+        "bytes": cvq.stat().st_size if cvq.exists() else None,
+        "encode_s": enc[0],
+        "encode_peak_rss_mib": enc[1],
+        "encode_exit": enc[2],
+        "decode_s": dec[0],
+        "decode_peak_rss_mib": dec[1],
+        "decode_exit": dec[2],
+        "psnr": float(10 * np.log10(255**2 / np.mean((a - b) ** 2))) if b is not None else None,
+        "threads": os.environ.get("OMP_NUM_THREADS", "default"),
+    }
     if row["bytes"]:
         row["bpp"] = 8 * row["bytes"] / (width * height)
     print(json.dumps(row, indent=1))

@@ -11,6 +11,7 @@ One `cvq bench` run (cvqncodec.bench.run_bench) over every model and codec: prin
 each model's measured means in its file's ``cvqn.card`` metadata (under "kodak", shown by ``cvq models``;
 the weights id covers the preset and tensors only, so it does not change) and writes weights/NAME.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,21 +61,27 @@ def update_metadata(path: Path, extra: dict) -> None:
 def context_finetune_row(ft: dict | None) -> list[str]:
     if not ft:
         return []
-    return [f"| then: context models only | {ft['steps']} steps of quantization-aware fine-tuning of the integer "
-            f"context models (encoder, quantizer, decoder frozen), batch {ft['batch_size']}, {ft['crop']}² crops, "
-            f"{ft['lr_scale']:g}× the paper's entropy-model learning rate (`cvq train --context-only`) |"]
+    return [
+        f"| then: context models only | {ft['steps']} steps of quantization-aware fine-tuning of the integer "
+        f"context models (encoder, quantizer, decoder frozen), batch {ft['batch_size']}, {ft['crop']}² crops, "
+        f"{ft['lr_scale']:g}× the paper's entropy-model learning rate (`cvq train --context-only`) |"
+    ]
 
 
-def card_text(loaded, path: Path, card: dict, kodak: dict, n_images: int, folder: str, machine: str, wall: str,
-              history: str) -> str:
+def card_text(
+    loaded, path: Path, card: dict, kodak: dict, n_images: int, folder: str, machine: str, wall: str, history: str
+) -> str:
     p = loaded.model.preset
     val = card.get("validation") or {}
     init = card.get("init")
     lines = [
-        f"# {loaded.name}", "",
+        f"# {loaded.name}",
+        "",
         f"CVQN model shipped with cvqncodec (weights id `{loaded.weights_id.hex()}`, fp16 safetensors, "
-        f"{path.stat().st_size / 1e6:.1f} MB). Licence: GPL-3.0-or-later, like the code.", "",
-        "| | |", "|---|---|",
+        f"{path.stat().st_size / 1e6:.1f} MB). Licence: GPL-3.0-or-later, like the code.",
+        "",
+        "| | |",
+        "|---|---|",
         f"| preset | `{p.name}`: stage widths {'/'.join(map(str, p.widths))}, B = {p.blocks} RCAB per group, "
         f"context models of {p.context_filters} filters × {p.context_blocks} residual block |",
         f"| latent channels C | {p.latent_channels} |",
@@ -97,17 +104,29 @@ def card_text(loaded, path: Path, card: dict, kodak: dict, n_images: int, folder
     if history:
         lines += ["", history]
     lines += [
-        "", f"## Kodak, measured {kodak['measured']} by the codec itself", "",
+        "",
+        f"## Kodak, measured {kodak['measured']} by the codec itself",
+        "",
         f"All {n_images} images of `{folder}` through encode → `.cvq` file → decode (bpp from the real file "
-        f"size, header included), cvqncodec {__version__}, CPU, torch {torch.__version__}:", "",
-        "| bpp | PSNR (RGB) | MS-SSIM | MS-SSIM dB | encode s | decode s |", "|---|---|---|---|---|---|",
+        f"size, header included), cvqncodec {__version__}, CPU, torch {torch.__version__}:",
+        "",
+        "| bpp | PSNR (RGB) | MS-SSIM | MS-SSIM dB | encode s | decode s |",
+        "|---|---|---|---|---|---|",
         f"| {kodak['bpp']:.4f} | {kodak['psnr']:.2f} | {fmt(kodak['ms_ssim'], 4)} | {fmt(kodak['ms_ssim_db'], 2)} | "
-        f"{kodak['encode_s']:.2f} | {kodak['decode_s']:.2f} |", ""]
+        f"{kodak['encode_s']:.2f} | {kodak['decode_s']:.2f} |",
+        "",
+    ]
     for codec, m in kodak.get("matched", {}).items():
-        lines.append(f"{codec} at the same bpp (per image, the setting nearest our file's bpp): {m['bpp']:.4f} bpp; "
-                     f"ours − {codec} = {m['delta_ms_ssim']:+.4f} MS-SSIM ({m['delta_ms_ssim_db']:+.2f} dB).")
-    lines += ["", "Measured with `python bench/model_card.py weights/cvqn-q*.safetensors --eval "
-              f"{folder} --codecs webp,heif ...` (see bench/RESULTS.md for the full table).", ""]
+        lines.append(
+            f"{codec} at the same bpp (per image, the setting nearest our file's bpp): {m['bpp']:.4f} bpp; "
+            f"ours − {codec} = {m['delta_ms_ssim']:+.4f} MS-SSIM ({m['delta_ms_ssim_db']:+.2f} dB)."
+        )
+    lines += [
+        "",
+        "Measured with `python bench/model_card.py weights/cvqn-q*.safetensors --eval "
+        f"{folder} --codecs webp,heif ...` (see bench/RESULTS.md for the full table).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -139,19 +158,44 @@ def main() -> int:
     for point in result.curves["CVQN"]:
         path = Path(point.source)
         loaded = models[path]
-        kodak = {"images": len(images), "bpp": round(point.bpp, 4), "psnr": round(point.psnr, 3),
-                 "ms_ssim": rounded(point.ms_ssim, 5), "ms_ssim_db": rounded(point.ms_ssim_db, 3),
-                 "encode_s": round(point.enc_s, 3), "decode_s": round(point.dec_s, 3), "measured": today,
-                 "cvqncodec": __version__, "machine": f"{platform.machine()}, torch {torch.__version__}",
-                 "matched": {m.codec: {"bpp": round(m.bpp_theirs, 4), "delta_ms_ssim": round(m.ms_ssim_diff, 5),
-                                       "delta_ms_ssim_db": round(m.ms_ssim_db_diff, 3)}
-                             for m in matches if m.ours == point.setting}}
+        kodak = {
+            "images": len(images),
+            "bpp": round(point.bpp, 4),
+            "psnr": round(point.psnr, 3),
+            "ms_ssim": rounded(point.ms_ssim, 5),
+            "ms_ssim_db": rounded(point.ms_ssim_db, 3),
+            "encode_s": round(point.enc_s, 3),
+            "decode_s": round(point.dec_s, 3),
+            "measured": today,
+            "cvqncodec": __version__,
+            "machine": f"{platform.machine()}, torch {torch.__version__}",
+            "matched": {
+                m.codec: {
+                    "bpp": round(m.bpp_theirs, 4),
+                    "delta_ms_ssim": round(m.ms_ssim_diff, 5),
+                    "delta_ms_ssim_db": round(m.ms_ssim_db_diff, 3),
+                }
+                for m in matches
+                if m.ours == point.setting
+            },
+        }
         extra = {"kodak": kodak, "machine": args.machine, "wall_time": walls.get(loaded.name, "?")}
         update_metadata(path, extra)
         assert load_weights(path).weights_id == loaded.weights_id
         card = json.loads(safe_open(str(path), framework="pt").metadata()["cvqn.card"])
-        path.with_suffix(".md").write_text(card_text(loaded, path, card, kodak, len(images), args.eval, args.machine,
-                                                     walls.get(loaded.name, "?"), histories.get(loaded.name, "")))
+        path.with_suffix(".md").write_text(
+            card_text(
+                loaded,
+                path,
+                card,
+                kodak,
+                len(images),
+                args.eval,
+                args.machine,
+                walls.get(loaded.name, "?"),
+                histories.get(loaded.name, ""),
+            )
+        )
         print(f"wrote {path.with_suffix('.md')}", file=sys.stderr)
     return 0
 

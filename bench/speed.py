@@ -11,6 +11,7 @@ CDFs used (the model's cross-entropy); the header is reported separately. Prints
 process's peak RSS. With ``--memory``, every image is also encoded and decoded by the real CLI in
 child processes, whose peak RSS GNU time reports per command (``enc MB`` / ``dec MB``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,10 @@ def main() -> int:
     # Warm-up (first-call allocations, kernel selection).
     codec.encode(loaded, load_image(str(files[0])).tensor[:, :, :64, :64])
     rows = []
-    print(f"{'image':<14}{'size':>10}{'bytes':>8}{'bpp':>8}{'enc s':>8}{'dec s':>8}{'overhead':>10}  exact"
-          + (f"{'enc MB':>8}{'dec MB':>8}" if args.memory else ""))
+    print(
+        f"{'image':<14}{'size':>10}{'bytes':>8}{'bpp':>8}{'enc s':>8}{'dec s':>8}{'overhead':>10}  exact"
+        + (f"{'enc MB':>8}{'dec MB':>8}" if args.memory else "")
+    )
     for f in files:
         img = load_image(str(f))
         t0 = time.perf_counter()
@@ -96,31 +99,48 @@ def main() -> int:
             ideal_bits += cdf_bits(cdf, s.reshape(-1)[order])
         payload = sum(len(s) for group in streams for s in group)
         h, w = img.tensor.shape[-2:]
-        row = {"image": f.name, "width": w, "height": h, "bytes": len(enc.data),
-               "bpp": len(enc.data) * 8 / (h * w), "encode_s": t1 - t0, "decode_s": t2 - t1,
-               "payload_bytes": payload, "ideal_payload_bytes": ideal_bits / 8,
-               "header_bytes": len(enc.data) - payload, "exact": exact}
+        row = {
+            "image": f.name,
+            "width": w,
+            "height": h,
+            "bytes": len(enc.data),
+            "bpp": len(enc.data) * 8 / (h * w),
+            "encode_s": t1 - t0,
+            "decode_s": t2 - t1,
+            "payload_bytes": payload,
+            "ideal_payload_bytes": ideal_bits / 8,
+            "header_bytes": len(enc.data) - payload,
+            "exact": exact,
+        }
         row["payload_overhead_pct"] = 100 * (payload - row["ideal_payload_bytes"]) / row["ideal_payload_bytes"]
-        row["file_vs_ideal_plus_header_pct"] = 100 * (len(enc.data) - row["ideal_payload_bytes"]
-                                                     - row["header_bytes"]) / len(enc.data)
+        row["file_vs_ideal_plus_header_pct"] = (
+            100 * (len(enc.data) - row["ideal_payload_bytes"] - row["header_bytes"]) / len(enc.data)
+        )
         memory = ""
         if args.memory:
             row["encode_peak_rss_mb"], row["decode_peak_rss_mb"] = cli_peak_rss(f, str(loaded.path or args.model))
             memory = f"{row['encode_peak_rss_mb']:>8.0f}{row['decode_peak_rss_mb']:>8.0f}"
         rows.append(row)
-        print(f"{f.name:<14}{f'{w}x{h}':>10}{row['bytes']:>8}{row['bpp']:>8.3f}{row['encode_s']:>8.2f}"
-              f"{row['decode_s']:>8.2f}{row['payload_overhead_pct']:>9.3f}%  {exact}{memory}")
+        print(
+            f"{f.name:<14}{f'{w}x{h}':>10}{row['bytes']:>8}{row['bpp']:>8.3f}{row['encode_s']:>8.2f}"
+            f"{row['decode_s']:>8.2f}{row['payload_overhead_pct']:>9.3f}%  {exact}{memory}"
+        )
     n = len(rows)
     mean = {k: sum(r[k] for r in rows) / n for k in ("bpp", "encode_s", "decode_s", "payload_overhead_pct")}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{'mean':<14}{'':>10}{'':>8}{mean['bpp']:>8.3f}{mean['encode_s']:>8.2f}{mean['decode_s']:>8.2f}"
-          f"{mean['payload_overhead_pct']:>9.3f}%  {all(r['exact'] for r in rows)}")
-    print(f"max encode {max(r['encode_s'] for r in rows):.2f} s, max decode {max(r['decode_s'] for r in rows):.2f} s, "
-          f"peak RSS {peak_mb:.0f} MB, threads {torch.get_num_threads()}, model {loaded.name}, "
-          f"{platform.processor() or platform.machine()}, torch {torch.__version__}")
+    print(
+        f"{'mean':<14}{'':>10}{'':>8}{mean['bpp']:>8.3f}{mean['encode_s']:>8.2f}{mean['decode_s']:>8.2f}"
+        f"{mean['payload_overhead_pct']:>9.3f}%  {all(r['exact'] for r in rows)}"
+    )
+    print(
+        f"max encode {max(r['encode_s'] for r in rows):.2f} s, max decode {max(r['decode_s'] for r in rows):.2f} s, "
+        f"peak RSS {peak_mb:.0f} MB, threads {torch.get_num_threads()}, model {loaded.name}, "
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": loaded.name, "rows": rows, "mean": mean,
-                                               "peak_rss_mb": peak_mb}, indent=1))
+        Path(args.json).write_text(
+            json.dumps({"model": loaded.name, "rows": rows, "mean": mean, "peak_rss_mb": peak_mb}, indent=1)
+        )
     return 0 if all(r["exact"] for r in rows) else 1
 
 

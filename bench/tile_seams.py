@@ -7,6 +7,7 @@ Prints, per halo (latent px), the share of latent symbols equal to the untiled e
 between the tiled and untiled decoder outputs for the same latent. The coded latent itself is exact
 whatever the tiling; this measures only the float transforms' seams.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -8,6 +8,7 @@ backward, clipping, Adam; batch 8, channels_last on the 2D parts as the trainer 
 warm-up steps, and reports the median of the timed steps. bf16 rows run only where ``bf16_is_fast`` says the
 kernels exist (AVX-512 BF16 / AMX or a bf16 GPU), as the trainer decides. Record results in bench/RESULTS.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,11 @@ def main() -> None:
         for crop in (int(c) for c in args.crops.split(",")):
             for bf16 in precisions:
                 s = seconds_per_step(name, crop, bf16, args.batch, args.warmup, args.steps)
-                print(f"| {name} | {params:.2f} M | {crop}² | {'bf16 autocast' if bf16 else 'float32'} "
-                      f"| {s:.3f} | {1 / s:.2f} |", flush=True)
+                print(
+                    f"| {name} | {params:.2f} M | {crop}² | {'bf16 autocast' if bf16 else 'float32'} "
+                    f"| {s:.3f} | {1 / s:.2f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

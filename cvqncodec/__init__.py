@@ -3,4 +3,5 @@
 Zhong, Akutsu & Aizawa, "Channel-Level Variable Quantization Network for Deep Image Compression",
 IJCAI 2020.
 """
+
 __version__ = "0.2.0"

@@ -2,6 +2,7 @@
 
 Pure byte layout: no torch, no file I/O. All integers are big-endian.
 """
+
 from __future__ import annotations
 
 import struct
@@ -48,7 +49,7 @@ class _Reader:
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
             raise BitstreamError("truncated .cvq file")
-        out = self.data[self.pos:self.pos + n]
+        out = self.data[self.pos : self.pos + n]
         self.pos += n
         return out
 
@@ -86,7 +87,7 @@ def pack(header: Header, streams: list[list[bytes]]) -> bytes:
 
 def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
     """Parse and validate a .cvq file; raises BitstreamError or MismatchError with a one-line reason."""
-    if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
+    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
         raise BitstreamError("not a .cvq file (bad magic bytes)")
     r = _Reader(data)
     r.take(len(MAGIC))
@@ -112,8 +113,9 @@ def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
         if count == 0:
             raise BitstreamError("corrupted .cvq header (stream count)")
         lengths.append(list(r.unpack(f">{count}I")))
-    header = Header(name, weights_id, height, width, color, lc, lh, lw, [tuple(g) for g in groups],
-                    perm, lengths, version)
+    header = Header(
+        name, weights_id, height, width, color, lc, lh, lw, [tuple(g) for g in groups], perm, lengths, version
+    )
     _validate(header, has_perm)
     streams = [[r.take(n) for n in group] for group in lengths]
     if r.pos != len(data) - 4:
@@ -124,6 +126,7 @@ def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
 def _validate(h: Header, has_perm: int) -> None:
     def bad(what: str) -> BitstreamError:
         return BitstreamError(f"corrupted .cvq header ({what})")
+
     if not (1 <= h.height <= MAX_DIMENSION and 1 <= h.width <= MAX_DIMENSION) or h.height * h.width > MAX_PIXELS:
         raise bad("image size")
     if h.color_channels not in (1, 3):

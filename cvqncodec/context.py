@@ -13,6 +13,7 @@ which knows every symbol) or wavefront by wavefront (the decoder): with t = 4c +
 lowers t by at least 1 and every B-tap by at least 0, so all positions sharing one t can be decoded
 together. Both give the same integers.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -88,7 +89,8 @@ class ContextModel(nn.Module):
         self.first = MaskedConv3d(1, filters, "A")
         self.blocks = nn.ModuleList(
             nn.ModuleList([MaskedConv3d(filters, filters, "B"), MaskedConv3d(filters, filters, "B")])
-            for _ in range(blocks))
+            for _ in range(blocks)
+        )
         self.last = MaskedConv3d(filters, levels, "B")
         self.register_buffer("input_table", torch.zeros(levels, dtype=torch.int64))
         self.register_buffer("exp_table", torch.zeros(fp.EXP_TABLE_SIZE, dtype=torch.int64))
@@ -103,6 +105,7 @@ class ContextModel(nn.Module):
         autocast: probabilities stay in float32. ``simulate_integer=False`` gives the plain float network
         (only for measuring what the integer network costs).
         """
+
         def act(x: torch.Tensor, relu: bool) -> torch.Tensor:
             if simulate_integer:
                 return fp.fake_quant_activation(x, relu)
@@ -156,8 +159,15 @@ class ExactContextEvaluator:
         self.levels = model.levels
         self.input_table = model.input_table.to(self.device)
         self.exp_table = model.exp_table.to(self.device)
-        self.layers = [(conv.offsets, conv.tap_matrix().to(self.device), conv.int_bias.double().to(self.device),
-                        fp.inverse_scales(conv.int_shift, self.device)) for conv in model.convs()]
+        self.layers = [
+            (
+                conv.offsets,
+                conv.tap_matrix().to(self.device),
+                conv.int_bias.double().to(self.device),
+                fp.inverse_scales(conv.int_shift, self.device),
+            )
+            for conv in model.convs()
+        ]
         self.filters = model.first.out_channels
         self.blocks = len(model.blocks)
 
@@ -179,13 +189,16 @@ class ExactContextEvaluator:
         c_i, rest = order // (h * w), order % (h * w)
         h_i, w_i = rest // w, rest % w
         padded_pos = (((c_i + 1) * ph + (h_i + 1)) * pw + (w_i + 1)).to(self.device)
-        taps = [torch.tensor([(dc * ph + dh) * pw + dw for dc, dh, dw in offsets], device=self.device)
-                for offsets, _, _, _ in self.layers]
+        taps = [
+            torch.tensor([(dc * ph + dh) * pw + dw for dc, dh, dw in offsets], device=self.device)
+            for offsets, _, _, _ in self.layers
+        ]
         nvox = pc * ph * pw
         values = torch.zeros(nvox, 1, dtype=torch.int32, device=self.device)
         # One int32 activation buffer per layer output that a later layer gathers from.
-        buffers = [torch.zeros(nvox, self.filters, dtype=torch.int32, device=self.device)
-                   for _ in range(1 + 2 * self.blocks)]
+        buffers = [
+            torch.zeros(nvox, self.filters, dtype=torch.int32, device=self.device) for _ in range(1 + 2 * self.blocks)
+        ]
         return order, sizes, padded_pos, taps, values, buffers
 
     def _layer(self, i: int, taps: list[torch.Tensor], source: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
@@ -206,8 +219,10 @@ class ExactContextEvaluator:
         topology, shared by the encoder's and the decoder's passes."""
         plan = [(0, values, None, True, buffers[0])]
         for b in range(self.blocks):
-            plan += [(1 + 2 * b, buffers[2 * b], None, True, buffers[2 * b + 1]),
-                     (2 + 2 * b, buffers[2 * b + 1], buffers[2 * b], False, buffers[2 * b + 2])]
+            plan += [
+                (1 + 2 * b, buffers[2 * b], None, True, buffers[2 * b + 1]),
+                (2 + 2 * b, buffers[2 * b + 1], buffers[2 * b], False, buffers[2 * b + 2]),
+            ]
         return plan
 
     def _cdfs(self, taps, buffers: list[torch.Tensor], pos: torch.Tensor) -> torch.Tensor:
@@ -227,13 +242,13 @@ class ExactContextEvaluator:
         values[padded_pos, 0] = self.input_table[sym].to(torch.int32)
         n_total = order.numel()
         cdf = torch.empty(n_total, self.levels + 1, dtype=torch.int16)
-        chunks = [padded_pos[a:a + chunk] for a in range(0, n_total, chunk)]
+        chunks = [padded_pos[a : a + chunk] for a in range(0, n_total, chunk)]
         with torch.no_grad():
             for layer, source, residual, relu, output in self._hidden_plan(values, buffers):
                 for pos in chunks:
                     output[pos] = self._hidden(layer, taps, source, pos, relu, residual)
             for a, pos in zip(range(0, n_total, chunk), chunks):
-                cdf[a:a + chunk] = self._cdfs(taps, buffers, pos)
+                cdf[a : a + chunk] = self._cdfs(taps, buffers, pos)
         return cdf
 
     def run(self, shape: tuple[int, int, int], provide: SymbolSource) -> tuple[torch.Tensor, torch.Tensor]:
@@ -249,14 +264,14 @@ class ExactContextEvaluator:
         start = 0
         with torch.no_grad():
             for n in sizes.tolist():
-                pos = padded_pos[start:start + n]
+                pos = padded_pos[start : start + n]
                 for layer, source, residual, relu, output in plan:
                     output[pos] = self._hidden(layer, taps, source, pos, relu, residual)
-                cdf[start:start + n] = self._cdfs(taps, buffers, pos)
-                sym = provide(start, start + n, cdf[:start + n])
+                cdf[start : start + n] = self._cdfs(taps, buffers, pos)
+                sym = provide(start, start + n, cdf[: start + n])
                 if sym.shape != (n,):
                     raise ValueError("symbol source returned the wrong number of symbols")
-                symbols_coded[start:start + n] = sym
+                symbols_coded[start : start + n] = sym
                 values[pos, 0] = self.input_table[sym.to(self.device)].to(torch.int32)
                 start += n
         symbols = torch.empty(n_total, dtype=torch.int64)

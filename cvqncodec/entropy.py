@@ -4,6 +4,7 @@ CDFs are 16-bit integers computed exactly from the context models' integer table
 (:mod:`cvqncodec.fixed_point`): every level keeps a mass of at least 1/65536 and tensors are contiguous
 (torchac silently mis-codes non-contiguous int16 CDFs and out-of-range symbols, so both are checked).
 """
+
 from __future__ import annotations
 
 import torch
@@ -54,8 +55,9 @@ def encode_group(evaluator: ExactContextEvaluator, symbols: torch.Tensor) -> tup
     cdf = evaluator.all_cdfs(symbols)  # the decoder's wavefront pass computes the same integers
     tac = torchac_module()
     sym16 = in_order.to(torch.int16)
-    streams = [tac.encode_int16_normalized_cdf(cdf[a:b].contiguous(), sym16[a:b].contiguous())
-               for a, b in segments(sizes)]
+    streams = [
+        tac.encode_int16_normalized_cdf(cdf[a:b].contiguous(), sym16[a:b].contiguous()) for a, b in segments(sizes)
+    ]
     return streams, cdf
 
 
@@ -65,8 +67,7 @@ def decode_group(evaluator: ExactContextEvaluator, shape: tuple[int, int, int], 
     _, sizes = evaluator.coding_order(shape)
     bounds = segments(sizes)
     if len(bounds) != len(streams):
-        raise BitstreamError(f"corrupted .cvq file (expected {len(bounds)} streams in a group, "
-                             f"found {len(streams)})")
+        raise BitstreamError(f"corrupted .cvq file (expected {len(bounds)} streams in a group, found {len(streams)})")
     current = [0]
 
     def provide(start: int, end: int, cdf_prefix: torch.Tensor) -> torch.Tensor:
@@ -74,7 +75,7 @@ def decode_group(evaluator: ExactContextEvaluator, shape: tuple[int, int, int], 
             current[0] += 1
         seg_start = bounds[current[0]][0]
         decoded = tac.decode_int16_normalized_cdf(cdf_prefix[seg_start:end], streams[current[0]])
-        return decoded[start - seg_start:].to(torch.int64)
+        return decoded[start - seg_start :].to(torch.int64)
 
     symbols, _ = evaluator.run(shape, provide)
     return symbols

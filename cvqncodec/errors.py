@@ -1,39 +1,47 @@
 """Errors with the documented exit codes of the ``cvq`` command (see README, "Exit codes")."""
+
 from __future__ import annotations
 
 
 class CvqError(Exception):
     """Base class: a clean, one-line failure. ``exit_code`` is what ``cvq`` exits with."""
+
     exit_code = 1
 
 
 class UsageError(CvqError):
     """An option that cannot be honoured here, e.g. a figure without matplotlib (exit 2)."""
+
     exit_code = 2
 
 
 class InputError(CvqError):
     """Unreadable, non-image, unsupported or too large input image (exit 3)."""
+
     exit_code = 3
 
 
 class BitstreamError(CvqError):
     """Not a .cvq file, or a truncated or corrupted one (exit 4)."""
+
     exit_code = 4
 
 
 class MismatchError(CvqError):
     """A .cvq file from another format version or made with other weights (exit 5)."""
+
     exit_code = 5
 
 
 class OutputError(CvqError):
     """The output exists (without --force) or cannot be written (exit 6)."""
+
     exit_code = 6
 
 
 class ModelError(CvqError):
     """Weights missing, unreadable or invalid (exit 7)."""
+
     exit_code = 7
 
 

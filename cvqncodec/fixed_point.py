@@ -23,6 +23,7 @@ The tables are computed once, at export, and stored in the weights file; coding 
 Training simulates the same quantization (the ``fake_quant_*`` functions, straight-through rounding), so the
 context models learn the integer network they are shipped as.
 """
+
 from __future__ import annotations
 
 import torch
@@ -48,7 +49,7 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
 def weight_shifts(weight: torch.Tensor) -> torch.Tensor:
     """Per-output-channel s_o: the largest power-of-two scale keeping |W[o]| * 2^s_o within WEIGHT_LIMIT."""
     peak = weight.detach().abs().reshape(weight.shape[0], -1).amax(dim=1).double()
-    shift = torch.floor(torch.log2(WEIGHT_LIMIT / peak.clamp(min=2.0 ** -MAX_SHIFT)))
+    shift = torch.floor(torch.log2(WEIGHT_LIMIT / peak.clamp(min=2.0**-MAX_SHIFT)))
     return shift.clamp(0, MAX_SHIFT).to(torch.int64)
 
 
@@ -63,8 +64,10 @@ def fake_quant_layer(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Te
     ``weight`` is the output channel."""
     s = weight_shifts(weight)
     w_scale, b_scale = _scale(s, weight), _scale(s + ACT_FRAC, bias)
-    return (torch.clamp(round_ste(weight * w_scale), -WEIGHT_LIMIT, WEIGHT_LIMIT) / w_scale,
-            torch.clamp(round_ste(bias * b_scale), -BIAS_LIMIT, BIAS_LIMIT) / b_scale)
+    return (
+        torch.clamp(round_ste(weight * w_scale), -WEIGHT_LIMIT, WEIGHT_LIMIT) / w_scale,
+        torch.clamp(round_ste(bias * b_scale), -BIAS_LIMIT, BIAS_LIMIT) / b_scale,
+    )
 
 
 def fake_quant_activation(x: torch.Tensor, relu: bool) -> torch.Tensor:
@@ -82,8 +85,9 @@ def fake_quant_logits(logits: torch.Tensor, dim: int = 1) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------ building the tables
-def integer_layer(weight: torch.Tensor, bias: torch.Tensor, last: bool
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def integer_layer(
+    weight: torch.Tensor, bias: torch.Tensor, last: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Float (Cout, ...) weights and bias -> (int32 W_int, int64 b_int, int32 re-quantization shift)."""
     weight = weight.detach().double().cpu()
     fan_in = weight[0].numel()

@@ -4,6 +4,7 @@ The prior of a latent value is a mixture of Q Gaussians with learnable pi, mu, s
 forward pass maps z to the mean with the largest responsibility (Eq. 3); the backward pass uses the
 responsibility-weighted mean (Eq. 4) through the straight-through form; Eq. 5 is the training NLL.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,7 @@ class GMMQuantizer(nn.Module):
         z = z.float().unsqueeze(-1)
         log_pi = torch.log_softmax(self.pi_logits, dim=0)
         sigma = self.log_sigma.exp()
-        return (log_pi - self.log_sigma - 0.5 * math.log(2 * math.pi)
-                - 0.5 * ((z - self.mu) / sigma) ** 2)
+        return log_pi - self.log_sigma - 0.5 * math.log(2 * math.pi) - 0.5 * ((z - self.mu) / sigma) ** 2
 
     def symbols(self, z: torch.Tensor) -> torch.Tensor:
         """Index of the component with the largest responsibility (Eq. 3), as int64."""

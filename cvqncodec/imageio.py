@@ -1,4 +1,5 @@
 """Image files in and out: mode conversion, size checks and atomic writes. No model code here."""
+
 from __future__ import annotations
 
 import io
@@ -61,8 +62,9 @@ def decode_image(data: bytes, label: str = "input") -> LoadedImage:
             im = Image.open(io.BytesIO(data))
             w, h = im.size
             if w * h > MAX_PIXELS:
-                raise InputError(f"{label}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; the limit is "
-                                 f"{MAX_PIXELS / 1e6:.0f} MP)")
+                raise InputError(
+                    f"{label}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP)"
+                )
             im.load()
         except InputError:
             raise
@@ -79,8 +81,9 @@ def decode_image(data: bytes, label: str = "input") -> LoadedImage:
     if mode in ("RGBA", "LA", "La", "RGBa"):
         alpha = np.asarray(im.getchannel("A"))
         if alpha.min() < 255:
-            raise InputError(f"{label}: image has transparency, which cvq does not code; "
-                             "flatten it onto a background first")
+            raise InputError(
+                f"{label}: image has transparency, which cvq does not code; flatten it onto a background first"
+            )
         notes.append("opaque alpha channel dropped")
         im = im.convert("L" if mode.startswith("L") else "RGB")
         mode = im.mode
@@ -118,8 +121,9 @@ def list_images(folder: str | os.PathLike, limit: int | None = None, recursive: 
         raise InputError(f"{folder}: not a folder")
     try:
         candidates = root.rglob("*") if recursive else root.iterdir()
-        files = sorted(p for p in candidates
-                       if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+        files = sorted(
+            p for p in candidates if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        )
     except OSError as exc:
         raise InputError(f"{folder}: cannot list: {exc.strerror or exc}") from None
     if not files:
@@ -151,8 +155,19 @@ def encode_image(array: np.ndarray, fmt: str = "PNG") -> bytes:
 def format_for(path: str) -> str:
     """Pillow format name from an output path's extension (PNG for stdout or unknown extensions)."""
     ext = Path(path).suffix.lower()
-    return {".png": "PNG", ".ppm": "PPM", ".pgm": "PPM", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
-            ".webp": "WEBP"}.get(ext, "PNG") if path != "-" else "PNG"
+    return (
+        {
+            ".png": "PNG",
+            ".ppm": "PPM",
+            ".pgm": "PPM",
+            ".bmp": "BMP",
+            ".tif": "TIFF",
+            ".tiff": "TIFF",
+            ".webp": "WEBP",
+        }.get(ext, "PNG")
+        if path != "-"
+        else "PNG"
+    )
 
 
 def check_output(path: str, force: bool) -> None:

@@ -1,4 +1,5 @@
 """Building blocks of the channel-attention residual encoder/decoder (Sec. 3.1)."""
+
 from __future__ import annotations
 
 import torch
@@ -30,8 +31,12 @@ class RCAB(nn.Module):
 
     def __init__(self, channels: int, reduction: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(conv3x3(channels, channels), nn.ReLU(inplace=True),
-                                  conv3x3(channels, channels), ChannelAttention(channels, reduction))
+        self.body = nn.Sequential(
+            conv3x3(channels, channels),
+            nn.ReLU(inplace=True),
+            conv3x3(channels, channels),
+            ChannelAttention(channels, reduction),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -42,8 +47,7 @@ class ResidualGroup(nn.Module):
 
     def __init__(self, channels: int, blocks: int, reduction: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(*[RCAB(channels, reduction) for _ in range(blocks)],
-                                  conv3x3(channels, channels))
+        self.body = nn.Sequential(*[RCAB(channels, reduction) for _ in range(blocks)], conv3x3(channels, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)

@@ -1,4 +1,5 @@
 """Distortion and rate measures: PSNR, MS-SSIM (Wang et al. 2003, via pytorch-msssim), bpp."""
+
 from __future__ import annotations
 
 import math
@@ -18,7 +19,7 @@ def to_8bit(x: torch.Tensor) -> torch.Tensor:
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """PSNR in dB between two images in [0, 1], measured on their 8-bit values (RGB, all channels)."""
     mse = torch.mean((to_8bit(a).double() - to_8bit(b).double()) ** 2).item()
-    return float("inf") if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
 def ms_ssim(a: torch.Tensor, b: torch.Tensor) -> float | None:

@@ -1,4 +1,5 @@
 """Optional dependencies: one check each, made before any work, with the install hint."""
+
 from __future__ import annotations
 
 from .errors import UsageError
@@ -10,5 +11,6 @@ def require_matplotlib(purpose: str, extra: str) -> None:
     try:
         import matplotlib.figure  # noqa: F401
     except ImportError:
-        raise UsageError(f"{purpose} needs matplotlib (pip install matplotlib, or "
-                         f"pip install 'cvqncodec[{extra}]')") from None
+        raise UsageError(
+            f"{purpose} needs matplotlib (pip install matplotlib, or pip install 'cvqncodec[{extra}]')"
+        ) from None

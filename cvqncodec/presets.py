@@ -4,6 +4,7 @@ A :class:`Preset` is saved inside every weights file, so loading a model needs n
 Section numbers refer to Zhong, Akutsu & Aizawa, "Channel-Level Variable Quantization Network for
 Deep Image Compression" (IJCAI 2020).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -88,16 +89,22 @@ class Preset:
 
 #: Named presets. "paper" follows Sec. 4.1 and the authors' code; the others are for CPUs.
 PRESETS: dict[str, Preset] = {
-    "paper": Preset("paper", widths=(32, 64, 128, 192), blocks=6, wide_groups=True, gdn=True,
-                    reduction=16, context_filters=24, context_blocks=1),
-    "medium": Preset("medium", widths=(32, 64, 128, 192), blocks=2, reduction=8,
-                     context_filters=24, context_blocks=1),
-    "compact": Preset("compact", widths=(16, 32, 64, 96), blocks=1, reduction=8,
-                      context_filters=16, context_blocks=1),
-    "small": Preset("small", widths=(24, 48, 96, 144), blocks=2, reduction=8,
-                    context_filters=24, context_blocks=1),
-    "tiny": Preset("tiny", widths=(4, 8, 8, 12), blocks=1, latent_channels=8, reduction=4,
-                   context_filters=4, context_blocks=1),
+    "paper": Preset(
+        "paper",
+        widths=(32, 64, 128, 192),
+        blocks=6,
+        wide_groups=True,
+        gdn=True,
+        reduction=16,
+        context_filters=24,
+        context_blocks=1,
+    ),
+    "medium": Preset("medium", widths=(32, 64, 128, 192), blocks=2, reduction=8, context_filters=24, context_blocks=1),
+    "compact": Preset("compact", widths=(16, 32, 64, 96), blocks=1, reduction=8, context_filters=16, context_blocks=1),
+    "small": Preset("small", widths=(24, 48, 96, 144), blocks=2, reduction=8, context_filters=24, context_blocks=1),
+    "tiny": Preset(
+        "tiny", widths=(4, 8, 8, 12), blocks=1, latent_channels=8, reduction=4, context_filters=4, context_blocks=1
+    ),
 }
 
 

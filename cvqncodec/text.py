@@ -1,4 +1,5 @@
 """Plain-text output shared by the tools (bench tables, analyze summaries): numbers and fixed-width tables."""
+
 from __future__ import annotations
 
 import math
@@ -24,7 +25,8 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: in
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).ljust(w) if i < left else str(c).rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            str(c).ljust(w) if i < left else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])

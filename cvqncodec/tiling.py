@@ -9,6 +9,7 @@ average pooling; images of at most one tile take the exact untiled path.
 Tiling touches only the float transforms. The quantized latent is coded as one volume and the
 decoder recovers it bit for bit whatever tile layout either side used.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -39,8 +40,14 @@ def spans(n: int, tile: int) -> list[tuple[int, int]]:
     return [(a, min(a + tile, n)) for a in range(0, n, tile)]
 
 
-def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale_in: int, scale_out: int,
-          out_channels: int, tiling: Tiling) -> torch.Tensor:
+def tiled(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    scale_in: int,
+    scale_out: int,
+    out_channels: int,
+    tiling: Tiling,
+) -> torch.Tensor:
     """Apply ``fn`` tile by tile. Spatial sizes: input n * scale_in, output n * scale_out for a latent
     size n; tiles and halos are whole latent pixels."""
     h, w = x.shape[-2] // scale_in, x.shape[-1] // scale_in
@@ -51,9 +58,10 @@ def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale_in:
         a0, a1 = max(0, i0 - tiling.halo), min(h, i1 + tiling.halo)
         for j0, j1 in spans(w, tiling.tile):
             b0, b1 = max(0, j0 - tiling.halo), min(w, j1 + tiling.halo)
-            y = fn(x[..., a0 * scale_in:a1 * scale_in, b0 * scale_in:b1 * scale_in])
-            out[..., i0 * scale_out:i1 * scale_out, j0 * scale_out:j1 * scale_out] = \
-                y[..., (i0 - a0) * scale_out:(i1 - a0) * scale_out, (j0 - b0) * scale_out:(j1 - b0) * scale_out]
+            y = fn(x[..., a0 * scale_in : a1 * scale_in, b0 * scale_in : b1 * scale_in])
+            out[..., i0 * scale_out : i1 * scale_out, j0 * scale_out : j1 * scale_out] = y[
+                ..., (i0 - a0) * scale_out : (i1 - a0) * scale_out, (j0 - b0) * scale_out : (j1 - b0) * scale_out
+            ]
     return out
 
 

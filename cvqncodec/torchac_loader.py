@@ -1,5 +1,6 @@
 """Loading torchac: its C++ backend is compiled on first import (once per torch version and environment),
 into a cache folder, without letting the build's output reach stdout (which may carry a .cvq stream)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -39,7 +40,8 @@ def torchac_module():
         cache = os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache"))
         env = hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]
         os.environ["TORCH_EXTENSIONS_DIR"] = os.path.join(
-            cache, "cvqncodec", f"torch-{torch.__version__.replace('+', '-')}-{env}")
+            cache, "cvqncodec", f"torch-{torch.__version__.replace('+', '-')}-{env}"
+        )
     build_dir = os.path.join(os.environ["TORCH_EXTENSIONS_DIR"], "torchac_backend")
     if not os.path.exists(os.path.join(build_dir, "torchac_backend.so")):
         print("cvq: compiling the torchac backend (first run only, about 30 s)", file=sys.stderr, flush=True)
@@ -49,6 +51,8 @@ def torchac_module():
         except Exception as exc:
             sink.seek(0)
             sys.stderr.write(sink.read().decode(errors="replace"))
-            raise CvqError("cannot build or load torchac's C++ backend (it needs a C++ compiler and the "
-                           f"Python headers): {type(exc).__name__}: {exc}") from None
+            raise CvqError(
+                "cannot build or load torchac's C++ backend (it needs a C++ compiler and the "
+                f"Python headers): {type(exc).__name__}: {exc}"
+            ) from None
     return torchac

@@ -6,6 +6,7 @@ With ``preset.wide_groups`` the residual groups run at the 4x width right after 
 follows each stage, as in the authors' code; otherwise a 1x1 conv first brings the width back down,
 which is what makes the CPU presets cheap.
 """
+
 from __future__ import annotations
 
 import torch

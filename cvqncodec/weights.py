@@ -5,6 +5,7 @@ A weights file holds fp16 tensors plus metadata ``cvqn.preset`` (JSON of the Pre
 free-form ``cvqn.card`` JSON. The weights id written into every .cvq file is the first 8 bytes of the
 SHA-256 over the preset and every tensor's name, dtype, shape and bytes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,6 +43,7 @@ def weights_id(state: dict[str, torch.Tensor], preset: Preset) -> bytes:
 @dataclass
 class LoadedModel:
     """A network ready to code, with its name, weights id (written into every .cvq file) and card."""
+
     name: str
     model: CVQN
     weights_id: bytes
@@ -57,10 +59,18 @@ class LoadedModel:
 def save_weights(model: CVQN, path: str | os.PathLike, name: str, card: dict | None = None) -> bytes:
     """Write fp16 weights and the context models' integer tables (built here) atomically; returns the id."""
     model.build_integer_tables()
-    state = {k: (v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu())
-             .clone(memory_format=torch.contiguous_format) for k, v in model.state_dict().items()}
-    meta = {"cvqn.format": WEIGHTS_FORMAT, "cvqn.name": name, "cvqn.preset": model.preset.to_json(),
-            "cvqn.card": json.dumps(card or {}, sort_keys=True)}
+    state = {
+        k: (v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu()).clone(
+            memory_format=torch.contiguous_format
+        )
+        for k, v in model.state_dict().items()
+    }
+    meta = {
+        "cvqn.format": WEIGHTS_FORMAT,
+        "cvqn.name": name,
+        "cvqn.preset": model.preset.to_json(),
+        "cvqn.card": json.dumps(card or {}, sort_keys=True),
+    }
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp), metadata=meta)
@@ -74,7 +84,8 @@ def load_state(model: CVQN, state: dict[str, torch.Tensor], tables_optional: boo
     With ``tables_optional`` the integer tables may be absent (format-1 files, old checkpoints)."""
     try:
         missing, unexpected = model.load_state_dict(
-            {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False)
+            {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False
+        )
     except RuntimeError as exc:
         raise ModelError(f"weights do not match their preset: {str(exc).splitlines()[0]}") from None
     missing = [k for k in missing if not (tables_optional and k.endswith(TABLE_KEYS))]
@@ -82,13 +93,16 @@ def load_state(model: CVQN, state: dict[str, torch.Tensor], tables_optional: boo
         raise ModelError(f"weights do not match their preset: missing {missing[:3]}, unexpected {unexpected[:3]}")
 
 
-def model_from_state(name: str, preset: Preset, state: dict[str, torch.Tensor], card: dict | None = None,
-                     path: Path | None = None) -> LoadedModel:
+def model_from_state(
+    name: str, preset: Preset, state: dict[str, torch.Tensor], card: dict | None = None, path: Path | None = None
+) -> LoadedModel:
     model = CVQN(preset)
     load_state(model, state)
     if not model.has_integer_tables():
-        raise ModelError(f"weights {name!r} carry no integer context-model tables; re-export them with "
-                         "this version (cvq train --init FILE --context-only)")
+        raise ModelError(
+            f"weights {name!r} carry no integer context-model tables; re-export them with "
+            "this version (cvq train --init FILE --context-only)"
+        )
     model.eval()
     # The id covers the tensors as the model holds them (fp16 rounding included).
     return LoadedModel(name, model, weights_id(state, preset), card or {}, path)
@@ -120,9 +134,11 @@ def load_weights(path: str | os.PathLike) -> LoadedModel:
     """A model ready to code: the current format, with integer context-model tables."""
     meta, preset, card, state = read_weights(path)
     if meta.get("cvqn.format") != WEIGHTS_FORMAT:
-        raise ModelError(f"{path} is a weights file of format {meta.get('cvqn.format')!r}; this version reads "
-                         f"format {WEIGHTS_FORMAT} (fine-tune it into the current format with "
-                         "cvq train --init FILE --context-only)")
+        raise ModelError(
+            f"{path} is a weights file of format {meta.get('cvqn.format')!r}; this version reads "
+            f"format {WEIGHTS_FORMAT} (fine-tune it into the current format with "
+            "cvq train --init FILE --context-only)"
+        )
     return model_from_state(meta.get("cvqn.name", Path(path).stem), preset, state, card, Path(path))
 
 

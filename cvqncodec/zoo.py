@@ -1,4 +1,5 @@
 """The model zoo: which weights files are installed, by name (the file format is :mod:`cvqncodec.weights`)."""
+
 from __future__ import annotations
 
 import os
@@ -28,9 +29,9 @@ def model_name(path: Path) -> str:
     """The name a weights file gives itself (its metadata), or its file name without the suffix."""
     try:
         with safe_open(str(path), framework="pt") as f:
-            return (f.metadata() or {}).get("cvqn.name") or path.name[:-len(SUFFIX)]
+            return (f.metadata() or {}).get("cvqn.name") or path.name[: -len(SUFFIX)]
     except (SafetensorError, OSError, ValueError):
-        return path.name[:-len(SUFFIX)]
+        return path.name[: -len(SUFFIX)]
 
 
 def available_models() -> dict[str, Path]:

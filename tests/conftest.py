@@ -1,4 +1,5 @@
 """Shared fixtures (the helpers they use are in tests/helpers.py)."""
+
 from __future__ import annotations
 
 import pytest

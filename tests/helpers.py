@@ -1,4 +1,5 @@
 """Helpers shared by the tests: tiny models with fixed random weights and generated images."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,11 +26,14 @@ def synthetic_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     """Smooth colour gradients plus texture and noise, uint8 (h, w, 3)."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w].astype(np.float64)
-    img = np.stack([
-        128 + 100 * np.sin(x / 7.0 + y / 13.0),
-        128 + 90 * np.cos(y / 5.0) * np.sin(x / 11.0),
-        255 * (x + y) / max(1, h + w - 2),
-    ], axis=-1)
+    img = np.stack(
+        [
+            128 + 100 * np.sin(x / 7.0 + y / 13.0),
+            128 + 90 * np.cos(y / 5.0) * np.sin(x / 11.0),
+            255 * (x + y) / max(1, h + w - 2),
+        ],
+        axis=-1,
+    )
     img += rng.normal(0, 12, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8)
 

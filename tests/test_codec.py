@@ -1,4 +1,5 @@
 """Encode -> bytes -> decode returns exactly the encoder's symbols and reconstruction."""
+
 import pytest
 import torch
 
@@ -54,6 +55,7 @@ def test_image_dependent_channel_order_travels_in_the_file(tiny_se_weights):
 
 def test_file_size_matches_model_cross_entropy(tiny_model):
     from cvqncodec.entropy import cdf_bits, encode_group
+
     img = image_tensor(128, 192, seed=7)
     enc = codec.encode(tiny_model, img)
     header, streams = container.unpack(enc.data)
@@ -68,6 +70,7 @@ def test_file_size_matches_model_cross_entropy(tiny_model):
 
 def test_file_from_other_weights_is_refused(tiny_model, tiny_se_weights):
     from cvqncodec.errors import MismatchError
+
     enc = codec.encode(tiny_model, image_tensor(32, 32))
     header, streams = container.unpack(enc.data)
     with pytest.raises(MismatchError):
@@ -77,6 +80,7 @@ def test_file_from_other_weights_is_refused(tiny_model, tiny_se_weights):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run by hand on a GPU machine)")
 def test_cuda_and_cpu_compute_identical_cdfs(tiny_model):
     from cvqncodec.context import ExactContextEvaluator
+
     img = image_tensor(96, 144, seed=4)
     enc = codec.encode(tiny_model, img)
     for cm, sym in zip(tiny_model.model.context_models, enc.latent.groups):

@@ -5,8 +5,9 @@ from cvqncodec.errors import BitstreamError, MismatchError
 
 
 def sample(perm=None):
-    h = container.Header("tiny-test", b"\x01\x02\x03\x04\x05\x06\x07\x08", 31, 17, 3, 8, 2, 2,
-                         [(3, 2), (5, 4), (7, 2)], perm)
+    h = container.Header(
+        "tiny-test", b"\x01\x02\x03\x04\x05\x06\x07\x08", 31, 17, 3, 8, 2, 2, [(3, 2), (5, 4), (7, 2)], perm
+    )
     return h, [[b"abc"], [b"", b"xy"], [b"\xff" * 10]]
 
 
@@ -16,8 +17,14 @@ def test_round_trip():
         data = container.pack(h, streams)
         h2, s2 = container.unpack(data)
         assert s2 == streams
-        assert (h2.height, h2.width, h2.groups, h2.permutation, h2.model_name, h2.weights_id) == \
-            (31, 17, [(3, 2), (5, 4), (7, 2)], perm, "tiny-test", h.weights_id)
+        assert (h2.height, h2.width, h2.groups, h2.permutation, h2.model_name, h2.weights_id) == (
+            31,
+            17,
+            [(3, 2), (5, 4), (7, 2)],
+            perm,
+            "tiny-test",
+            h.weights_id,
+        )
         assert h2.stream_lengths == [[3], [0, 2], [10]]
 
 

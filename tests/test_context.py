@@ -6,6 +6,7 @@ from cvqncodec.context import KERNEL_OFFSETS, ContextModel, ExactContextEvaluato
 def test_every_causal_tap_lowers_the_wavefront_index():
     def t(o):
         return 4 * o[0] + 2 * o[1] + o[2]
+
     assert all(t(o) <= -1 for o in causal_offsets("A"))
     assert all(t(o) <= 0 for o in causal_offsets("B"))
     assert len(causal_offsets("A")) == 13 and len(causal_offsets("B")) == 14
@@ -24,7 +25,7 @@ def test_masked_model_is_causal_in_raster_order():
     flat = diff.reshape(-1)
     idx = (c * 4 + h) * 5 + w
     assert torch.all(flat[: idx + 1] == 0)
-    assert flat[idx + 1:].max() > 0
+    assert flat[idx + 1 :].max() > 0
 
 
 def integer_model(

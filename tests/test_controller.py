@@ -43,6 +43,7 @@ def test_every_preset_builds_and_round_trips_shapes():
     """The presets are data: each builds a model whose decoder inverts the encoder's shapes."""
     from cvqncodec.model import CVQN
     from cvqncodec.presets import PRESETS, Preset
+
     for name, preset in PRESETS.items():
         assert Preset.from_json(preset.to_json()) == preset
         if name == "paper":

@@ -37,6 +37,7 @@ def test_group_round_trip_and_size_matches_cross_entropy():
 
 def test_segments_hold_whole_wavefronts_and_round_trip(monkeypatch):
     import cvqncodec.entropy as entropy
+
     sizes = torch.tensor([1, 2, 3, 5, 8, 13, 4, 1])
     bounds = entropy.segments(sizes, target=6)
     assert bounds == [(0, 6), (6, 19), (19, 32), (32, 37)]

@@ -1,4 +1,5 @@
 """The integer arithmetic of the context model (cvqncodec.fixed_point)."""
+
 import torch
 
 from cvqncodec import fixed_point as fp
@@ -7,7 +8,7 @@ from cvqncodec import fixed_point as fp
 def test_weight_shifts_use_the_largest_scale_that_fits():
     w = torch.tensor([[0.5, -0.25], [1e-3, 2e-3], [3.0, 0.0]])
     s = fp.weight_shifts(w)
-    scaled = (w.abs().amax(dim=1).double() * torch.pow(2.0, s.double()))
+    scaled = w.abs().amax(dim=1).double() * torch.pow(2.0, s.double())
     assert (scaled <= fp.WEIGHT_LIMIT).all()
     assert (scaled * 2 > fp.WEIGHT_LIMIT).all()  # one more bit would overflow
     assert int(fp.weight_shifts(torch.zeros(1, 3))[0]) == fp.MAX_SHIFT  # all-zero rows stay bounded

@@ -3,6 +3,7 @@
 Half of the mutants get a fresh CRC32, so that corrupted headers and payloads reach the parser's
 consistency checks and the arithmetic decoder instead of stopping at the checksum.
 """
+
 import struct
 import zlib
 
@@ -48,7 +49,7 @@ def test_mutated_files_fail_cleanly(tiny_model, sample, data):
     elif kind == "insert":
         buf[pos:pos] = data.draw(st.binary(min_size=1, max_size=8))
     else:
-        del buf[pos:pos + data.draw(st.integers(1, 8))]
+        del buf[pos : pos + data.draw(st.integers(1, 8))]
     mutant = bytes(buf)
     if data.draw(st.booleans()) and len(mutant) > 4:
         mutant = with_crc(mutant)

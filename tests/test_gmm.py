@@ -19,8 +19,12 @@ def test_hard_forward_is_mean_with_largest_responsibility():  # Eq. 3
     z_hat, sym, _ = q(z)
     z_hat = z_hat.detach()
     for v, s, zz in zip(z_hat[:50], sym[:50], z[:50]):
-        resp = [q.pi_logits.softmax(0)[j] * torch.exp(-0.5 * ((zz - q.mu[j]) / q.log_sigma[j].exp()) ** 2)
-                / q.log_sigma[j].exp() for j in range(4)]
+        resp = [
+            q.pi_logits.softmax(0)[j]
+            * torch.exp(-0.5 * ((zz - q.mu[j]) / q.log_sigma[j].exp()) ** 2)
+            / q.log_sigma[j].exp()
+            for j in range(4)
+        ]
         assert int(s) == int(torch.stack(resp).argmax())
         assert float(v) == float(q.mu[s].detach())  # exactly the mean, not a rounding of it
 

@@ -1,4 +1,5 @@
 """PSNR, MS-SSIM and bpp against hand-computed values and an independent MS-SSIM implementation."""
+
 import math
 
 import numpy as np
@@ -55,7 +56,7 @@ def test_ms_ssim_identical_degraded_and_too_small():
 
 def _gauss(size: int = 11, sigma: float = 1.5) -> np.ndarray:
     x = np.arange(size) - size // 2
-    g = np.exp(-x ** 2 / (2 * sigma ** 2))
+    g = np.exp(-(x**2) / (2 * sigma**2))
     return g / g.sum()
 
 
@@ -77,8 +78,8 @@ def numpy_ms_ssim(x: np.ndarray, y: np.ndarray) -> float:
         factors = []
         for level, w in enumerate(weights):
             mu_a, mu_b = _filter(a, g), _filter(b, g)
-            var_a = _filter(a * a, g) - mu_a ** 2
-            var_b = _filter(b * b, g) - mu_b ** 2
+            var_a = _filter(a * a, g) - mu_a**2
+            var_b = _filter(b * b, g) - mu_b**2
             cov = _filter(a * b, g) - mu_a * mu_b
             cs = (2 * cov + c2) / (var_a + var_b + c2)
             if level < len(weights) - 1:
@@ -87,7 +88,7 @@ def numpy_ms_ssim(x: np.ndarray, y: np.ndarray) -> float:
                 a = a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2).mean(axis=(1, 3))
                 b = b.reshape(b.shape[0] // 2, 2, b.shape[1] // 2, 2).mean(axis=(1, 3))
             else:
-                ssim = ((2 * mu_a * mu_b + c1) / (mu_a ** 2 + mu_b ** 2 + c1)) * cs
+                ssim = ((2 * mu_a * mu_b + c1) / (mu_a**2 + mu_b**2 + c1)) * cs
                 factors.append(max(ssim.mean(), 0) ** w)
         values.append(float(np.prod(factors)))
     return float(np.mean(values))

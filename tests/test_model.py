@@ -1,4 +1,5 @@
 """The CVQN network (Fig. 2): training forward and the coding-side quantize / reconstruct."""
+
 import torch
 
 from cvqncodec.model import CVQN, latent_bpp, pad_to_multiple
@@ -17,7 +18,7 @@ def test_pad_to_multiple_replicates_the_last_row_and_column():
 
 def test_latent_bpp_weights_each_group_by_its_channels():
     bits = torch.tensor([1.0, 2.0, 0.5])
-    assert float(latent_bpp(bits, (2, 4, 2))) == (2 * 1.0 + 4 * 2.0 + 2 * 0.5) / DOWNSAMPLING ** 2
+    assert float(latent_bpp(bits, (2, 4, 2))) == (2 * 1.0 + 4 * 2.0 + 2 * 0.5) / DOWNSAMPLING**2
 
 
 def test_forward_shapes_and_rate_estimate():

@@ -1,4 +1,5 @@
 """Tiled transforms: bounded memory on large images, and the latent survives any tile layout."""
+
 import torch
 import torch.nn.functional as F
 
@@ -38,6 +39,5 @@ def test_decoder_recovers_the_latent_whatever_the_tile_layouts(tiny_model):
     tiled_dec, latent2 = codec.decode(tiny_model, header, streams, tiling=Tiling(tile=4, halo=3))
     for a, b in zip(enc.latent.groups, latent2.groups):
         assert torch.equal(a, b)
-    assert torch.equal(codec.decode(tiny_model, header, streams, tiling=Tiling(tile=3, halo=1))[0],
-                       enc.reconstruction)
+    assert torch.equal(codec.decode(tiny_model, header, streams, tiling=Tiling(tile=3, halo=1))[0], enc.reconstruction)
     assert psnr(tiled_dec, untiled) > 30  # seams: only the per-tile channel-attention pooling differs

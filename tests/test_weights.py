@@ -1,4 +1,5 @@
 """The weights-file format: fp16 safetensors with the preset as metadata and the integer tables."""
+
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -33,8 +34,11 @@ def test_foreign_and_broken_files_are_model_errors(tmp_path):
     save_file({"x": torch.zeros(2)}, str(plain))
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"\x00" * 40)
-    for path, match in ((plain, "not a cvqncodec weights file"), (broken, "cannot read"),
-                        (tmp_path / "missing.safetensors", "not found")):
+    for path, match in (
+        (plain, "not a cvqncodec weights file"),
+        (broken, "cannot read"),
+        (tmp_path / "missing.safetensors", "not found"),
+    ):
         with pytest.raises(ModelError, match=match):
             load_weights(path)
 

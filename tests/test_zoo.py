@@ -1,4 +1,5 @@
 """The model zoo: installed weights found by name."""
+
 from pathlib import Path
 
 import pytest

@@ -3,6 +3,7 @@
 Zeroing one channel of the quantized latent Z-hat at a time and measuring the loss is also the
 reconstruction-error channel importance of Eq. 6 (the trainer's ``update_re_importance``).
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,14 @@ def _by_channel(perm: torch.Tensor, per_group: list[torch.Tensor]) -> torch.Tens
 
 
 @torch.no_grad()
-def channel_influence(model: CVQN, image: torch.Tensor, *, rate: bool = False, color_channels: int = 3,
-                      progress: Callable[[int], None] | None = None) -> dict[str, torch.Tensor]:
+def channel_influence(
+    model: CVQN,
+    image: torch.Tensor,
+    *,
+    rate: bool = False,
+    color_channels: int = 3,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, torch.Tensor]:
     """For every latent channel c: the losses when Z-hat[c] = 0 before decoding (Sec. 2, Eq. 6).
 
     ``image`` is (1, 3, H, W) in [0, 1], on the model's device. Any size the codec accepts (1x1 up).
@@ -82,20 +89,35 @@ def channel_influence(model: CVQN, image: torch.Tensor, *, rate: bool = False, c
             z[:, c] = 0
             rec = decode(z)
             ms = ms_ssim(image, rec)
-            rows.append((_db_difference(base_psnr, psnr(image, rec)),
-                         NAN if ms is None else base_ms - ms,
-                         NAN if ms is None else _db_difference(base_ms_db, ms_ssim_db(ms))))
+            rows.append(
+                (
+                    _db_difference(base_psnr, psnr(image, rec)),
+                    NAN if ms is None else base_ms - ms,
+                    NAN if ms is None else _db_difference(base_ms_db, ms_ssim_db(ms)),
+                )
+            )
         if progress is not None:
             progress(c)
     t = torch.tensor(rows, dtype=torch.float64)
-    out = {"psnr_loss": t[:, 0], "ms_ssim_loss": t[:, 1], "ms_ssim_db_loss": t[:, 2],
-           "group": group, "levels": torch.tensor(ctrl.levels, dtype=torch.int64)[group],
-           "base_psnr": torch.tensor(base_psnr, dtype=torch.float64),
-           "base_ms_ssim": torch.tensor(NAN if base_ms is None else base_ms, dtype=torch.float64),
-           "z_hat": z_hat[0].float().cpu(), "permutation": perm.clone()}
+    out = {
+        "psnr_loss": t[:, 0],
+        "ms_ssim_loss": t[:, 1],
+        "ms_ssim_db_loss": t[:, 2],
+        "group": group,
+        "levels": torch.tensor(ctrl.levels, dtype=torch.int64)[group],
+        "base_psnr": torch.tensor(base_psnr, dtype=torch.float64),
+        "base_ms_ssim": torch.tensor(NAN if base_ms is None else base_ms, dtype=torch.float64),
+        "z_hat": z_hat[0].float().cpu(),
+        "permutation": perm.clone(),
+    }
     if rate:
-        out["bits"] = _by_channel(perm, [cm.bits_per_symbol(v, s)[0].double().sum(dim=(1, 2)).cpu()
-                                         for cm, v, s in zip(model.context_models, group_values, symbols)])
+        out["bits"] = _by_channel(
+            perm,
+            [
+                cm.bits_per_symbol(v, s)[0].double().sum(dim=(1, 2)).cpu()
+                for cm, v, s in zip(model.context_models, group_values, symbols)
+            ],
+        )
     return out
 
 
@@ -162,8 +184,12 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else NAN
 
 
-def analyze_images(model: CVQN, images: Iterable[tuple[str, torch.Tensor, int]], device: str = "cpu",
-                   progress: Callable[[int], None] | None = None) -> InfluenceSummary:
+def analyze_images(
+    model: CVQN,
+    images: Iterable[tuple[str, torch.Tensor, int]],
+    device: str = "cpu",
+    progress: Callable[[int], None] | None = None,
+) -> InfluenceSummary:
     """Run :func:`channel_influence` (with rates) on every (name, (1, 3, H, W) image, colour channels)
     and average. ``progress`` is passed on to :func:`channel_influence`."""
     per_image: list[dict[str, torch.Tensor]] = []
@@ -172,8 +198,7 @@ def analyze_images(model: CVQN, images: Iterable[tuple[str, torch.Tensor, int]],
     groups_n = len(level_of)
     group_bits: list[list[float]] = []
     for name, image, color_channels in images:
-        r = channel_influence(model, image.to(device), rate=True, color_channels=color_channels,
-                              progress=progress)
+        r = channel_influence(model, image.to(device), rate=True, color_channels=color_channels, progress=progress)
         if per_image:  # keep the first image's latent only
             del r["z_hat"]
         per_image.append(r)
@@ -193,14 +218,22 @@ def analyze_images(model: CVQN, images: Iterable[tuple[str, torch.Tensor, int]],
         ms_ssim_loss=nanmean([r["ms_ssim_loss"] for r in per_image]),
         ms_ssim_db_loss=nanmean([r["ms_ssim_db_loss"] for r in per_image]),
         bits=torch.stack([r["bits"] for r in per_image]).mean(0),
-        group=group, levels=level_of[group],
+        group=group,
+        levels=level_of[group],
         group_levels=[int(v) for v in level_of],
         group_channels=[int(v) for v in model.controller.group_channels],
         group_bits=[sum(b[g] for b in group_bits) / len(group_bits) for g in range(groups_n)],
-        base_psnr=_mean([float(r["base_psnr"]) for r in per_image]), base_ms_ssim=_mean(base_ms),
-        bpp=_mean(bpps), images=len(per_image), ms_ssim_images=len(base_ms),
+        base_psnr=_mean([float(r["base_psnr"]) for r in per_image]),
+        base_ms_ssim=_mean(base_ms),
+        bpp=_mean(bpps),
+        images=len(per_image),
+        ms_ssim_images=len(base_ms),
         pixels=sum(w * h for w, h in sizes),
         latent_positions=_mean([math.ceil(h / DOWNSAMPLING) * math.ceil(w / DOWNSAMPLING) for w, h in sizes]),
         image_dependent_order=model.controller.image_dependent_order,
-        first_z_hat=first["z_hat"], first_group=first["group"], first_permutation=first["permutation"],
-        names=names, sizes=sizes)
+        first_z_hat=first["z_hat"],
+        first_group=first["group"],
+        first_permutation=first["permutation"],
+        names=names,
+        sizes=sizes,
+    )

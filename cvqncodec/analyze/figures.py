@@ -3,6 +3,7 @@
 channels.png: the quantized latent channel by channel (Fig. 1 top right, Fig. 3 left); influence.png: the
 loss per zeroed channel (Fig. 1 bottom). Channels are 0-based, groups 1-based (as in ``cvq info``).
 """
+
 from __future__ import annotations
 
 import io
@@ -31,6 +32,7 @@ def group_colour(g: int) -> str:
 def _figure(width: float, height: float):
     check_matplotlib()
     from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height), dpi=DPI)
 
 
@@ -43,9 +45,16 @@ def _png(fig) -> bytes:
 def _legend(fig, labels: list[str], loc: str, y: float) -> None:
     """One coloured patch per group, in a row at height ``y`` (figure fraction)."""
     from matplotlib.patches import Patch
+
     handles = [Patch(color=group_colour(g), label=s) for g, s in enumerate(labels)]
-    fig.legend(handles=handles, loc=loc, bbox_to_anchor=(0.0 if "left" in loc else 1.0, y), ncol=len(handles),
-               fontsize=8, frameon=False)
+    fig.legend(
+        handles=handles,
+        loc=loc,
+        bbox_to_anchor=(0.0 if "left" in loc else 1.0, y),
+        ncol=len(handles),
+        fontsize=8,
+        frameon=False,
+    )
 
 
 # ----------------------------------------------------------------------------------- channels.png
@@ -89,8 +98,10 @@ def channels_png(summary: InfluenceSummary, title: str = "") -> bytes:
     rows = math.ceil(c_total / cols)
     cell_w, cell_h = max(tw + 2 * frame, 64), label_h + th + 2 * frame
     lines = [t for t in (title, f"quantized latent {c_total} x {h} x {w} (value range stretched per channel)") if t]
-    legend = [f"group {g + 1}: {ch} ch x {lv} levels"
-              for g, (ch, lv) in enumerate(zip(summary.group_channels, summary.group_levels))]
+    legend = [
+        f"group {g + 1}: {ch} ch x {lv} levels"
+        for g, (ch, lv) in enumerate(zip(summary.group_channels, summary.group_levels))
+    ]
     header_h = 8 + 15 * len(lines) + 26
     text_w = max(6 * max(map(len, lines)), sum(6 * len(s) + 40 for s in legend))  # ~6 px a character
     width = max(gap + cols * (cell_w + gap), text_w + 2 * gap)
@@ -106,14 +117,34 @@ def channels_png(summary: InfluenceSummary, title: str = "") -> bytes:
         x0 = gap + k * (cell_w + gap) + (cell_w - tw) // 2
         y0 = header_h + r * (cell_h + gap) + label_h + frame  # top of the tile, px from the top
         colour = group_colour(int(group[c]))
-        fig.add_artist(Rectangle(((x0 - frame) / width, 1 - (y0 + th + frame) / height), (tw + 2 * frame) / width,
-                                 (th + 2 * frame) / height, transform=fig.transFigure, color=colour, zorder=-1))
+        fig.add_artist(
+            Rectangle(
+                ((x0 - frame) / width, 1 - (y0 + th + frame) / height),
+                (tw + 2 * frame) / width,
+                (th + 2 * frame) / height,
+                transform=fig.transFigure,
+                color=colour,
+                zorder=-1,
+            )
+        )
         ax = fig.add_axes((x0 / width, 1 - (y0 + th) / height, tw / width, th / height))
-        ax.imshow(tiles[c].numpy(), cmap="gray", vmin=0.0, vmax=1.0, aspect="auto",
-                  interpolation="nearest" if tw >= w else "antialiased")
+        ax.imshow(
+            tiles[c].numpy(),
+            cmap="gray",
+            vmin=0.0,
+            vmax=1.0,
+            aspect="auto",
+            interpolation="nearest" if tw >= w else "antialiased",
+        )
         ax.set_axis_off()
-        fig.text((x0 - frame) / width, 1 - (y0 - frame - 2) / height, f"c{c} q{summary.group_levels[int(group[c])]}",
-                 color=colour, fontsize=8, va="bottom")
+        fig.text(
+            (x0 - frame) / width,
+            1 - (y0 - frame - 2) / height,
+            f"c{c} q{summary.group_levels[int(group[c])]}",
+            color=colour,
+            fontsize=8,
+            va="bottom",
+        )
     return _png(fig)
 
 
@@ -125,14 +156,22 @@ def influence_png(summary: InfluenceSummary, title: str = "") -> bytes:
     fig = _figure(max(7.2, 0.16 * n + 1.5), 5.6)
     axes = fig.subplots(2, 1)
     colours = [group_colour(int(g)) for g in summary.group]
-    panels = ((summary.psnr_loss, "PSNR loss per channel (dB)"),
-              (summary.ms_ssim_db_loss, "MS-SSIM loss per channel (dB, -10 log10(1 - MS-SSIM))"))
+    panels = (
+        (summary.psnr_loss, "PSNR loss per channel (dB)"),
+        (summary.ms_ssim_db_loss, "MS-SSIM loss per channel (dB, -10 log10(1 - MS-SSIM))"),
+    )
     for ax, (values, t) in zip(axes, panels):
         values = [float(v) for v in values]
         ax.set_title(t, fontsize=10, loc="left")
         if not any(math.isfinite(v) for v in values):
-            ax.text(0.5, 0.5, f"n/a (MS-SSIM needs images of at least {MS_SSIM_MIN_SIDE} px per side)",
-                    ha="center", va="center", transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                f"n/a (MS-SSIM needs images of at least {MS_SSIM_MIN_SIDE} px per side)",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             continue

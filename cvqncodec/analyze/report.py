@@ -3,6 +3,7 @@
 Numbers come from :mod:`.channels`, pictures from :mod:`.figures`; this module lays them out and writes
 them. Channels are 0-based (as in ``cvq info``'s channel order), groups 1-based (as in ``cvq info``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,16 +32,30 @@ MIN_SIDE = f"{MS_SSIM_MIN_SIDE} px"
 def model_meta(loaded: LoadedModel) -> dict:
     """The ``model`` entry of influence.json: name, weights id, preset, C, levels, group sizes, importance."""
     p = loaded.model.preset
-    return {"name": loaded.name, "weights_id": loaded.weights_id.hex(), "preset": p.name,
-            "channels": p.latent_channels, "levels": list(p.levels),
-            "group_channels": list(loaded.model.controller.group_channels), "importance": p.importance}
+    return {
+        "name": loaded.name,
+        "weights_id": loaded.weights_id.hex(),
+        "preset": p.name,
+        "channels": p.latent_channels,
+        "levels": list(p.levels),
+        "group_channels": list(loaded.model.controller.group_channels),
+        "importance": p.importance,
+    }
 
 
 def channel_rows(summary: InfluenceSummary) -> list[dict]:
-    return [{"channel": c, "group": int(summary.group[c]) + 1, "levels": int(summary.levels[c]),
-             "psnr_loss_db": float(summary.psnr_loss[c]), "ms_ssim_loss": float(summary.ms_ssim_loss[c]),
-             "ms_ssim_loss_db": float(summary.ms_ssim_db_loss[c]), "bits": float(summary.bits[c])}
-            for c in range(summary.channels)]
+    return [
+        {
+            "channel": c,
+            "group": int(summary.group[c]) + 1,
+            "levels": int(summary.levels[c]),
+            "psnr_loss_db": float(summary.psnr_loss[c]),
+            "ms_ssim_loss": float(summary.ms_ssim_loss[c]),
+            "ms_ssim_loss_db": float(summary.ms_ssim_db_loss[c]),
+            "bits": float(summary.bits[c]),
+        }
+        for c in range(summary.channels)
+    ]
 
 
 def influence_csv(summary: InfluenceSummary) -> bytes:
@@ -49,18 +64,27 @@ def influence_csv(summary: InfluenceSummary) -> bytes:
     wr = csv.writer(buf, lineterminator="\n")
     wr.writerow(CSV_COLUMNS)
     for r in channel_rows(summary):
-        wr.writerow([r["channel"], r["group"], r["levels"]]
-                    + [repr(r[k]) if math.isfinite(r[k]) else str(r[k]).lower() for k in CSV_COLUMNS[3:]])
+        wr.writerow(
+            [r["channel"], r["group"], r["levels"]]
+            + [repr(r[k]) if math.isfinite(r[k]) else str(r[k]).lower() for k in CSV_COLUMNS[3:]]
+        )
     return buf.getvalue().encode()
 
 
 def group_rows(summary: InfluenceSummary) -> list[dict]:
     total = summary.total_bits
     symbols = summary.latent_positions
-    return [{"group": g + 1, "levels": lv, "channels": ch, "bits": b,
-             "share": b / total if total > 0 else None,
-             "bits_per_symbol": b / (ch * symbols) if ch * symbols > 0 else None}
-            for g, (lv, ch, b) in enumerate(zip(summary.group_levels, summary.group_channels, summary.group_bits))]
+    return [
+        {
+            "group": g + 1,
+            "levels": lv,
+            "channels": ch,
+            "bits": b,
+            "share": b / total if total > 0 else None,
+            "bits_per_symbol": b / (ch * symbols) if ch * symbols > 0 else None,
+        }
+        for g, (lv, ch, b) in enumerate(zip(summary.group_levels, summary.group_channels, summary.group_bits))
+    ]
 
 
 def _finite_only(o):
@@ -77,18 +101,26 @@ def _finite_only(o):
 def influence_json(summary: InfluenceSummary, meta: dict) -> bytes:
     """Everything in one document: ``meta`` first, then the numbers; non-finite numbers are null."""
     doc = dict(meta)
-    doc.update({
-        "images": summary.images, "ms_ssim_images": summary.ms_ssim_images,
-        "image_names": summary.names, "image_sizes": [list(s) for s in summary.sizes],
-        "baseline": {"psnr_db": summary.base_psnr, "ms_ssim": summary.base_ms_ssim,
-                     "ms_ssim_db": summary.ms_ssim_db, "estimated_bits": summary.total_bits,
-                     "estimated_bpp": summary.bpp},
-        "image_dependent_order": summary.image_dependent_order,
-        "permutation": [int(v) for v in summary.first_permutation],
-        "groups": group_rows(summary),
-        "columns": list(CSV_COLUMNS),
-        "channels": channel_rows(summary),
-    })
+    doc.update(
+        {
+            "images": summary.images,
+            "ms_ssim_images": summary.ms_ssim_images,
+            "image_names": summary.names,
+            "image_sizes": [list(s) for s in summary.sizes],
+            "baseline": {
+                "psnr_db": summary.base_psnr,
+                "ms_ssim": summary.base_ms_ssim,
+                "ms_ssim_db": summary.ms_ssim_db,
+                "estimated_bits": summary.total_bits,
+                "estimated_bpp": summary.bpp,
+            },
+            "image_dependent_order": summary.image_dependent_order,
+            "permutation": [int(v) for v in summary.first_permutation],
+            "groups": group_rows(summary),
+            "columns": list(CSV_COLUMNS),
+            "channels": channel_rows(summary),
+        }
+    )
     return (json.dumps(_finite_only(doc), indent=2, allow_nan=False) + "\n").encode()
 
 
@@ -99,17 +131,29 @@ def _header(summary: InfluenceSummary, meta: dict) -> list[str]:
     levels = ",".join(map(str, summary.group_levels))
     if summary.images == 1:
         w, h = summary.sizes[0]
-        first = (f"{summary.names[0]}: {w}x{h}, model {m.get('name', '?')} (C={summary.channels}, "
-                 f"levels {levels}, {m.get('importance', '?')} importance)")
+        first = (
+            f"{summary.names[0]}: {w}x{h}, model {m.get('name', '?')} (C={summary.channels}, "
+            f"levels {levels}, {m.get('importance', '?')} importance)"
+        )
     else:
-        ms_note = (f"MS-SSIM n/a: no image of at least {MIN_SIDE}" if summary.ms_ssim_images == 0 else
-                   f"MS-SSIM over the {summary.ms_ssim_images} of at least {MIN_SIDE}")
-        first = (f"{meta.get('dataset', 'dataset')}: {plural(summary.images, 'image')} (averages; {ms_note}), "
-                 f"model {m.get('name', '?')} (C={summary.channels}, levels {levels})")
-    ms = (f"n/a (image < {MIN_SIDE})" if math.isnan(summary.base_ms_ssim)
-          else f"{summary.base_ms_ssim:.4f} ({fmt(summary.ms_ssim_db, 2)} dB)")
-    return [first, f"reconstruction: PSNR {fmt(summary.base_psnr, 2)} dB, MS-SSIM {ms}, "
-                   f"estimated {summary.bpp:.4f} bpp"]
+        ms_note = (
+            f"MS-SSIM n/a: no image of at least {MIN_SIDE}"
+            if summary.ms_ssim_images == 0
+            else f"MS-SSIM over the {summary.ms_ssim_images} of at least {MIN_SIDE}"
+        )
+        first = (
+            f"{meta.get('dataset', 'dataset')}: {plural(summary.images, 'image')} (averages; {ms_note}), "
+            f"model {m.get('name', '?')} (C={summary.channels}, levels {levels})"
+        )
+    ms = (
+        f"n/a (image < {MIN_SIDE})"
+        if math.isnan(summary.base_ms_ssim)
+        else f"{summary.base_ms_ssim:.4f} ({fmt(summary.ms_ssim_db, 2)} dB)"
+    )
+    return [
+        first,
+        f"reconstruction: PSNR {fmt(summary.base_psnr, 2)} dB, MS-SSIM {ms}, estimated {summary.bpp:.4f} bpp",
+    ]
 
 
 def _ranking(summary: InfluenceSummary, top: int) -> list[str]:
@@ -124,13 +168,18 @@ def _ranking(summary: InfluenceSummary, top: int) -> list[str]:
     head = f"  {'channel':>7} {'group':>5} {'levels':>6} {'PSNR loss dB':>12} {'MS-SSIM loss dB':>15} {'bits':>10}"
 
     def row(c: int) -> str:
-        return (f"  {c:>7} {int(summary.group[c]) + 1:>5} {int(summary.levels[c]):>6} "
-                f"{fmt(float(summary.psnr_loss[c])):>12} {fmt(float(summary.ms_ssim_db_loss[c])):>15} "
-                f"{float(summary.bits[c]):>10.1f}")
+        return (
+            f"  {c:>7} {int(summary.group[c]) + 1:>5} {int(summary.levels[c]):>6} "
+            f"{fmt(float(summary.psnr_loss[c])):>12} {fmt(float(summary.ms_ssim_db_loss[c])):>15} "
+            f"{float(summary.bits[c]):>10.1f}"
+        )
 
-    return ([f"most influential channels (zeroed one at a time, ranked by {ranking}):", head]
-            + [row(c) for c in order[:n]]
-            + ["least influential channels:", head] + [row(c) for c in reversed(order[-n:])])
+    return (
+        [f"most influential channels (zeroed one at a time, ranked by {ranking}):", head]
+        + [row(c) for c in order[:n]]
+        + ["least influential channels:", head]
+        + [row(c) for c in reversed(order[-n:])]
+    )
 
 
 def _rate(summary: InfluenceSummary) -> list[str]:
@@ -140,8 +189,9 @@ def _rate(summary: InfluenceSummary) -> list[str]:
     for r in group_rows(summary):
         share = "" if r["share"] is None else f" ({100 * r['share']:.1f} %)"
         bps = "" if r["bits_per_symbol"] is None else f", {r['bits_per_symbol']:.3f} bits/symbol"
-        lines.append(f"  group {r['group']}: {r['channels']:>3} ch x {r['levels']:>2} levels "
-                     f"{r['bits']:>12.1f} bits{share}{bps}")
+        lines.append(
+            f"  group {r['group']}: {r['channels']:>3} ch x {r['levels']:>2} levels {r['bits']:>12.1f} bits{share}{bps}"
+        )
     lines.append(f"  total: {summary.total_bits:.1f} bits, {summary.bpp:.4f} bpp (without the file header)")
     return lines
 

@@ -15,6 +15,7 @@ Modules, in dependency order:
 
 The click command is :mod:`cvqncodec.cli.bench`. Nothing here imports torch until a run starts.
 """
+
 from __future__ import annotations
 
 from .bd import BD_MIN_POINTS, BDResult, bd_rate, bd_rate_cubic, bd_rates
@@ -28,10 +29,33 @@ from .runner import Task, Worker, default_models, resolve_models, run_bench, run
 from .tables import render_report
 
 __all__ = [
-    "ALIASES", "BD_MIN_POINTS", "CODECS", "BDResult", "BenchResult", "Conventional", "Match",
-    "Point", "Record", "Task", "Worker", "available_codecs", "bd_rate", "bd_rate_cubic", "bd_rates",
-    "check_matplotlib", "code_conventional", "code_cvqn", "compressai_results", "default_models", "match_bpp",
-    "parse_codecs", "plot", "render_report", "resolve_models", "results_json", "run_bench", "run_tasks",
+    "ALIASES",
+    "BD_MIN_POINTS",
+    "CODECS",
+    "BDResult",
+    "BenchResult",
+    "Conventional",
+    "Match",
+    "Point",
+    "Record",
+    "Task",
+    "Worker",
+    "available_codecs",
+    "bd_rate",
+    "bd_rate_cubic",
+    "bd_rates",
+    "check_matplotlib",
+    "code_conventional",
+    "code_cvqn",
+    "compressai_results",
+    "default_models",
+    "match_bpp",
+    "parse_codecs",
+    "plot",
+    "render_report",
+    "resolve_models",
+    "results_json",
+    "run_bench",
+    "run_tasks",
     "summarize",
 ]
-

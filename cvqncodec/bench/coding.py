@@ -1,5 +1,6 @@
 """One image through the real path, measured into Records: a CVQN model (encode -> .cvq bytes -> parse ->
 decode) or a conventional codec's whole quality sweep (encode -> bytes in memory -> decode)."""
+
 from __future__ import annotations
 
 import io
@@ -66,12 +67,29 @@ def code_cvqn(loaded: LoadedModel, image: str, label: str, source: str, device: 
     with torch.no_grad():
         res, enc = timed(codec.encode, loaded, x, img.color_channels, device)
         (rec, latent), dec = timed(_decode_cvq, loaded, res.data, device)
-    if not all(torch.equal(a.cpu().to(torch.int64), b.cpu().to(torch.int64))
-               for a, b in zip(res.latent.groups, latent.groups)):
+    if not all(
+        torch.equal(a.cpu().to(torch.int64), b.cpu().to(torch.int64)) for a, b in zip(res.latent.groups, latent.groups)
+    ):
         raise RuntimeError(f"{image}: the decoded latent differs from the encoder's ({loaded.name})")
     rec = as_decoded(rec.clamp(0, 1), img.color_channels)  # greyscale: what `cvq decode` writes
-    return [Record(label, loaded.name, source, 0.0, Path(image).name, h, w, len(res.data),
-                   bpp(len(res.data), h, w), psnr(x, rec), ms_ssim(x, rec), enc, dec, loaded.weights_id.hex())]
+    return [
+        Record(
+            label,
+            loaded.name,
+            source,
+            0.0,
+            Path(image).name,
+            h,
+            w,
+            len(res.data),
+            bpp(len(res.data), h, w),
+            psnr(x, rec),
+            ms_ssim(x, rec),
+            enc,
+            dec,
+            loaded.weights_id.hex(),
+        )
+    ]
 
 
 def _decode_rgb(data: bytes) -> np.ndarray:
@@ -83,8 +101,9 @@ def _decode_rgb(data: bytes) -> np.ndarray:
         return np.array(im if im.mode == "RGB" else im.convert("RGB"))
 
 
-def code_conventional(codec: Conventional, array: np.ndarray, image_name: str,
-                      threads: int | None = None) -> list[Record]:
+def code_conventional(
+    codec: Conventional, array: np.ndarray, image_name: str, threads: int | None = None
+) -> list[Record]:
     """Run ``codec``'s whole sweep on one uint8 (H, W, 3) image: one Record per setting."""
     from PIL import Image
 
@@ -101,6 +120,21 @@ def code_conventional(codec: Conventional, array: np.ndarray, image_name: str,
         if out.shape != array.shape:
             raise RuntimeError(f"{codec.label} decoded {out.shape} from {array.shape}")
         rec = image_from_array(out).tensor
-        records.append(Record(codec.label, codec.setting_label(s), codec.setting_label(s), float(i), image_name,
-                              h, w, len(data), bpp(len(data), h, w), psnr(ref, rec), ms_ssim(ref, rec), enc, dec))
+        records.append(
+            Record(
+                codec.label,
+                codec.setting_label(s),
+                codec.setting_label(s),
+                float(i),
+                image_name,
+                h,
+                w,
+                len(data),
+                bpp(len(data), h, w),
+                psnr(ref, rec),
+                ms_ssim(ref, rec),
+                enc,
+                dec,
+            )
+        )
     return records

@@ -1,4 +1,5 @@
 """Which conventional codecs ``cvq bench`` knows, how ``--codecs`` names them, and which are usable here."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -6,8 +7,18 @@ from collections.abc import Callable, Sequence
 from .pillow_codecs import AVIF, HEIF, JPEG, JPEG2000, JXL, Conventional, WebP
 
 CODECS: dict[str, Conventional] = {c.key: c for c in (JPEG(), WebP(), JPEG2000(), AVIF(), HEIF(), JXL())}
-ALIASES = {"jpg": "jpeg", "j2k": "jpeg2000", "jp2": "jpeg2000", "jpeg-2000": "jpeg2000", "openjpeg": "jpeg2000",
-           "heic": "heif", "hevc": "heif", "bpg": "heif", "jpegxl": "jxl", "jpeg-xl": "jxl"}
+ALIASES = {
+    "jpg": "jpeg",
+    "j2k": "jpeg2000",
+    "jp2": "jpeg2000",
+    "jpeg-2000": "jpeg2000",
+    "openjpeg": "jpeg2000",
+    "heic": "heif",
+    "hevc": "heif",
+    "bpg": "heif",
+    "jpegxl": "jxl",
+    "jpeg-xl": "jxl",
+}
 
 
 def parse_codecs(text: str | None) -> list[str]:

@@ -1,4 +1,5 @@
 """The ``--plot`` figure: MS-SSIM (dB) and PSNR against bpp for every codec (matplotlib, no pyplot)."""
+
 from __future__ import annotations
 
 import io
@@ -26,8 +27,13 @@ def plot(curves: dict[str, list[Point]], ours: str, title: str = "", fmt: str = 
     axes = fig.subplots(1, 2)
     for codec, points in curves.items():
         mine = codec == ours
-        style = dict(marker="o", linewidth=2.2 if mine else 1.2, markersize=5 if mine else 3.5, label=codec,
-                     zorder=3 if mine else 2)
+        style = dict(
+            marker="o",
+            linewidth=2.2 if mine else 1.2,
+            markersize=5 if mine else 3.5,
+            label=codec,
+            zorder=3 if mine else 2,
+        )
         for ax, attr in zip(axes, ("ms_ssim_db", "psnr")):
             xy = _finite([(p.bpp, getattr(p, attr)) for p in points])
             if xy:

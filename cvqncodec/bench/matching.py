@@ -1,4 +1,5 @@
 """Matched-bpp comparison: per image, each codec's setting nearest in bpp to each of our rate points."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -38,7 +39,15 @@ def match_bpp(records: Sequence[Record], ours: str, codecs: Sequence[str]) -> li
                     continue
                 pairs.append((r, min(cands, key=lambda c, r=r: (abs(c.bpp - r.bpp), c.order))))
             if pairs:
-                out.append(Match(rs[0].setting, codec, len(pairs), mean(a.bpp for a, _ in pairs),
-                                 mean(b.bpp for _, b in pairs), mean(a.ms_ssim - b.ms_ssim for a, b in pairs),
-                                 mean(a.ms_ssim_db - b.ms_ssim_db for a, b in pairs)))
+                out.append(
+                    Match(
+                        rs[0].setting,
+                        codec,
+                        len(pairs),
+                        mean(a.bpp for a, _ in pairs),
+                        mean(b.bpp for _, b in pairs),
+                        mean(a.ms_ssim - b.ms_ssim for a, b in pairs),
+                        mean(a.ms_ssim_db - b.ms_ssim_db for a, b in pairs),
+                    )
+                )
     return out

@@ -1,5 +1,6 @@
 """The conventional codecs, in-process through Pillow and its plugins: how each one is called, its quality
 sweep, and how it describes itself (versions) in the JSON."""
+
 from __future__ import annotations
 
 import io
@@ -80,8 +81,10 @@ class Conventional:
         return _pillow()
 
     def description(self) -> str:
-        return (f"{self.label} via {self.versions()}; {self.chroma}; settings "
-                f"{', '.join(self.setting_label(s) for s in self.settings)}")
+        return (
+            f"{self.label} via {self.versions()}; {self.chroma}; settings "
+            f"{', '.join(self.setting_label(s) for s in self.settings)}"
+        )
 
     def encode(self, image: Image.Image, s: float, threads: int | None = None) -> bytes:
         buf = io.BytesIO()
@@ -131,9 +134,14 @@ class JPEG2000(Conventional):
     def save_options(self, s, image, threads):
         bits = 8 * len(image.getbands())
         side = min(image.size)
-        return {"quality_mode": "rates", "quality_layers": [bits / s], "irreversible": True,
-                "mct": 1 if image.mode == "RGB" else 0, "no_jp2": True,
-                "num_resolutions": max(1, min(6, int(math.log2(side)) + 1))}
+        return {
+            "quality_mode": "rates",
+            "quality_layers": [bits / s],
+            "irreversible": True,
+            "mct": 1 if image.mode == "RGB" else 0,
+            "no_jp2": True,
+            "num_resolutions": max(1, min(6, int(math.log2(side)) + 1)),
+        }
 
     def versions(self):
         return _pillow_with("OpenJPEG", "jpg_2000")
@@ -199,8 +207,9 @@ class HEIF(Conventional):
         import pillow_heif
 
         info = pillow_heif.libheif_info()
-        return (f"{_pillow()} + pillow-heif {pillow_heif.__version__} (libheif {info.get('libheif')}, "
-                f"{info.get('HEIF')})")
+        return (
+            f"{_pillow()} + pillow-heif {pillow_heif.__version__} (libheif {info.get('libheif')}, {info.get('HEIF')})"
+        )
 
 
 class JXL(Conventional):

@@ -1,5 +1,6 @@
 """What a bench run measures: one Record per image and setting, Points (means per rate point), the run's
 result, and the CompressAI-style JSON of it."""
+
 from __future__ import annotations
 
 import json
@@ -86,9 +87,19 @@ def summarize(records: Sequence[Record], codec_order: Sequence[str] | None = Non
     curves: dict[str, list[Point]] = {}
     for (codec, source), rs in groups.items():
         ms = [r.ms_ssim for r in rs if r.ms_ssim is not None]
-        curves.setdefault(codec, []).append(Point(
-            codec, rs[0].setting, source, len(rs), mean(r.bpp for r in rs), mean(r.psnr for r in rs),
-            mean(ms) if ms else None, mean(r.enc_s for r in rs), mean(r.dec_s for r in rs)))
+        curves.setdefault(codec, []).append(
+            Point(
+                codec,
+                rs[0].setting,
+                source,
+                len(rs),
+                mean(r.bpp for r in rs),
+                mean(r.psnr for r in rs),
+                mean(ms) if ms else None,
+                mean(r.enc_s for r in rs),
+                mean(r.dec_s for r in rs),
+            )
+        )
     for points in curves.values():
         labels = [p.setting for p in points]
         for p in points:  # two model files with the same internal name: tell them apart
@@ -106,12 +117,21 @@ def _json_number(x: float | None) -> float | None:
 
 def compressai_results(curves: dict[str, list[Point]], descriptions: dict[str, str]) -> dict | list[dict]:
     """CompressAI-style results: one object per codec, a list of them when there are several."""
-    columns = {"bpp": "bpp", "psnr-rgb": "psnr", "ms-ssim-rgb": "ms_ssim", "encoding_time": "enc_s",
-               "decoding_time": "dec_s"}
-    objs = [{"name": codec,
-             "description": descriptions.get(codec, codec),
-             "results": {key: [_json_number(getattr(p, attr)) for p in points] for key, attr in columns.items()}}
-            for codec, points in curves.items()]
+    columns = {
+        "bpp": "bpp",
+        "psnr-rgb": "psnr",
+        "ms-ssim-rgb": "ms_ssim",
+        "encoding_time": "enc_s",
+        "decoding_time": "dec_s",
+    }
+    objs = [
+        {
+            "name": codec,
+            "description": descriptions.get(codec, codec),
+            "results": {key: [_json_number(getattr(p, attr)) for p in points] for key, attr in columns.items()},
+        }
+        for codec, points in curves.items()
+    ]
     return objs[0] if len(objs) == 1 else objs
 
 

@@ -1,5 +1,6 @@
 """Running a bench: which models, one task per (model, image) and per (codec, image), run in this process
 (``jobs=1``) or in a pool of spawned worker processes, each with its own :class:`Worker`."""
+
 from __future__ import annotations
 
 import sys
@@ -76,8 +77,9 @@ def default_models() -> list[Path]:
     """Every shipped model (``cvq models``); ModelError when there is none."""
     models = available_models()
     if not models:
-        raise ModelError("no shipped models found (weights/, $CVQ_WEIGHTS, <prefix>/share/cvqncodec/weights); "
-                         "give --model NAME|PATH")
+        raise ModelError(
+            "no shipped models found (weights/, $CVQ_WEIGHTS, <prefix>/share/cvqncodec/weights); give --model NAME|PATH"
+        )
     return list(models.values())
 
 
@@ -97,8 +99,15 @@ def run_tasks(tasks: Sequence[Task], device: str = "cpu", jobs: int = 1, progres
     from tqdm import tqdm
 
     records: list[Record] = []
-    with tqdm(total=len(tasks), desc="cvq bench", unit="task", file=sys.stderr, disable=not progress,
-              dynamic_ncols=True, leave=False) as bar:
+    with tqdm(
+        total=len(tasks),
+        desc="cvq bench",
+        unit="task",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+        leave=False,
+    ) as bar:
 
         def collect(results: Iterable[list[Record]]) -> None:
             for recs in results:
@@ -137,8 +146,16 @@ def _describe_models(records: Sequence[Record], name: str, device: str) -> str:
     return f"cvqncodec {__version__} on {device}: " + ", ".join(f"{s} (weights {i})" for s, i in ids.items())
 
 
-def run_bench(images: Sequence[Path], models: Sequence[Path], codecs: Sequence[str], *, name: str = "CVQN",
-              device: str = "cpu", jobs: int = 1, progress: bool = True) -> BenchResult:
+def run_bench(
+    images: Sequence[Path],
+    models: Sequence[Path],
+    codecs: Sequence[str],
+    *,
+    name: str = "CVQN",
+    device: str = "cpu",
+    jobs: int = 1,
+    progress: bool = True,
+) -> BenchResult:
     """Code every image with every model and codec (``codecs``: available CODECS keys)."""
     tasks = [Task("cvqn", str(m), str(img), name) for m in models for img in images]
     tasks += [Task(key, key, str(img), CODECS[key].label) for key in codecs for img in images]

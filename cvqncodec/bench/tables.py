@@ -1,4 +1,5 @@
 """The text ``cvq bench`` prints on stdout: the summary, per-image, matched-bpp and BD-rate tables."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -29,8 +30,18 @@ def per_image_table(records: Sequence[Record]) -> str:
 
 
 def match_table(matches: Sequence[Match], ours: str) -> str:
-    rows = [[m.ours, m.codec, str(m.images), fmt(m.bpp_ours, 4), fmt(m.bpp_theirs, 4), f"{m.ms_ssim_diff:+.4f}",
-             f"{m.ms_ssim_db_diff:+.2f}"] for m in matches]
+    rows = [
+        [
+            m.ours,
+            m.codec,
+            str(m.images),
+            fmt(m.bpp_ours, 4),
+            fmt(m.bpp_theirs, 4),
+            f"{m.ms_ssim_diff:+.4f}",
+            f"{m.ms_ssim_db_diff:+.2f}",
+        ]
+        for m in matches
+    ]
     return format_table([ours, "codec", "images", "bpp ours", "bpp theirs", "dMS-SSIM", "dMS-SSIM dB"], rows, left=2)
 
 
@@ -42,24 +53,35 @@ def _bd_cell(r: BDResult) -> str:
 
 def bd_table(rows: Sequence[tuple[str, BDResult, BDResult]], ours: str) -> str:
     notes = sorted({r.note for _, a, b in rows for r in (a, b) if r.value is not None})
-    table = format_table(["anchor", f"BD-rate of {ours}, MS-SSIM dB", "BD-rate, PSNR"],
-                         [[c, _bd_cell(a), _bd_cell(b)] for c, a, b in rows], left=3)
+    table = format_table(
+        ["anchor", f"BD-rate of {ours}, MS-SSIM dB", "BD-rate, PSNR"],
+        [[c, _bd_cell(a), _bd_cell(b)] for c, a, b in rows],
+        left=3,
+    )
     return table + ("\n(negative: fewer bits for the same quality; " + "; ".join(notes) + ")" if notes else "")
 
 
-def render_report(result: BenchResult, folder: str, per_image: bool = False, matched: bool = False,
-                  bd_method: str = "akima") -> str:
+def render_report(
+    result: BenchResult, folder: str, per_image: bool = False, matched: bool = False, bd_method: str = "akima"
+) -> str:
     """Everything printed on stdout."""
-    parts = [f"Means over {plural(len(result.images), 'image')} of {folder}; "
-             "MS-SSIM dB = -10 log10(1 - mean MS-SSIM).",
-             summary_table(result.curves)]
+    parts = [
+        f"Means over {plural(len(result.images), 'image')} of {folder}; MS-SSIM dB = -10 log10(1 - mean MS-SSIM).",
+        summary_table(result.curves),
+    ]
     if per_image:
         parts += ["", "Per image:", per_image_table(result.records)]
     if result.codecs and result.ours in result.curves:
         if matched:
-            parts += ["", f"Matched bpp (per image, the setting of each codec nearest to {result.ours}'s bpp; "
-                          "differences are ours - theirs):",
-                      match_table(match_bpp(result.records, result.ours, result.codecs), result.ours)]
-        parts += ["", "Bjøntegaard delta rate:",
-                  bd_table(bd_rates(result.curves, result.ours, result.codecs, bd_method), result.ours)]
+            parts += [
+                "",
+                f"Matched bpp (per image, the setting of each codec nearest to {result.ours}'s bpp; "
+                "differences are ours - theirs):",
+                match_table(match_bpp(result.records, result.ours, result.codecs), result.ours),
+            ]
+        parts += [
+            "",
+            "Bjøntegaard delta rate:",
+            bd_table(bd_rates(result.curves, result.ours, result.codecs, bd_method), result.ours),
+        ]
     return "\n".join(parts)

@@ -1,5 +1,6 @@
 """The ``cvq`` command: one click group, one module per command family (light at import: each command
 imports the library it drives when it runs)."""
+
 from __future__ import annotations
 
 import click

@@ -1,5 +1,6 @@
 """``cvq analyze``: channel influence (Sec. 2, Fig. 1) and per-channel rate of a model on an image or a
 folder of images, written as a report folder (see docs/ANALYZE.md). The work is in :mod:`cvqncodec.analyze`."""
+
 from __future__ import annotations
 
 import sys
@@ -18,25 +19,36 @@ if TYPE_CHECKING:
 
 def _progress(bar, per_image: bool, channels: int) -> Callable[[int], None]:
     """Advance the bar once per channel, or once per image (after its last channel) with ``per_image``."""
+
     def progress(c: int) -> None:
         if not per_image or c == channels - 1:
             bar.update(1)
+
     return progress
 
 
 @click.command(epilog=EPILOG)
 @click.argument("input", type=str, required=False)
-@click.option("--dataset", type=str, default=None, metavar="DIR",
-              help="Average over every image in this folder instead.")
-@click.option("-o", "--output", type=str, required=True, metavar="DIR",
-              help="Report folder (created; must be empty).")
+@click.option(
+    "--dataset", type=str, default=None, metavar="DIR", help="Average over every image in this folder instead."
+)
+@click.option("-o", "--output", type=str, required=True, metavar="DIR", help="Report folder (created; must be empty).")
 @click.option("-m", "--model", type=str, default=None, help="Model name (see 'cvq models') or weights file.")
 @click.option("-Q", "--quality", type=click.IntRange(1, 5), default=None, help="Pick model cvqn-qN.")
 @click.option("-f", "--force", is_flag=True, help="Write into a non-empty folder, overwriting the report files.")
 @common_options
 @handle_errors
-def analyze(input: str | None, dataset: str | None, output: str, model: str | None, quality: int | None,
-            force: bool, device: str, quiet: bool, verbose: int) -> None:
+def analyze(
+    input: str | None,
+    dataset: str | None,
+    output: str,
+    model: str | None,
+    quality: int | None,
+    force: bool,
+    device: str,
+    quiet: bool,
+    verbose: int,
+) -> None:
     """Channel influence and rate: zero each latent channel in turn and measure the loss.
 
     Writes OUTPUT/channels.png, influence.csv, influence.json, influence.png and summary.txt, and prints
@@ -73,13 +85,26 @@ def analyze(input: str | None, dataset: str | None, output: str, model: str | No
     start = time.perf_counter()
     channels = net.preset.latent_channels
     per_image = dataset is not None
-    with tqdm(total=len(files) if per_image else channels, file=sys.stderr, disable=quiet,
-              unit="image" if per_image else "channel", leave=False, dynamic_ncols=True) as bar:
+    with tqdm(
+        total=len(files) if per_image else channels,
+        file=sys.stderr,
+        disable=quiet,
+        unit="image" if per_image else "channel",
+        leave=False,
+        dynamic_ncols=True,
+    ) as bar:
         summary = analyze_images(net, images(), dev, progress=_progress(bar, per_image, channels))
     seconds = time.perf_counter() - start
-    meta = {"tool": "cvq analyze", "version": __version__, "model": model_meta(loaded),
-            "title": (f"{label}, model {loaded.name}" if dataset is None else
-                      f"{dataset} ({plural(len(files), 'image')}; channels of {files[0].name}), model {loaded.name}")}
+    meta = {
+        "tool": "cvq analyze",
+        "version": __version__,
+        "model": model_meta(loaded),
+        "title": (
+            f"{label}, model {loaded.name}"
+            if dataset is None
+            else f"{dataset} ({plural(len(files), 'image')}; channels of {files[0].name}), model {loaded.name}"
+        ),
+    }
     if dataset is not None:
         meta["dataset"] = dataset
     else:
@@ -87,5 +112,7 @@ def analyze(input: str | None, dataset: str | None, output: str, model: str | No
     written, text = write_report(output, summary, meta, force)
     if not quiet:
         click.echo(text, nl=False)
-    log.info(f"{output}: {', '.join(w.name for w in written)} ({seconds:.1f} s, "
-             f"{plural(summary.images, 'image')}, {loaded.name})")
+    log.info(
+        f"{output}: {', '.join(w.name for w in written)} ({seconds:.1f} s, "
+        f"{plural(summary.images, 'image')}, {loaded.name})"
+    )

@@ -1,5 +1,6 @@
 """The ``cvq bench`` command (registered in cli/__init__.py). Light at import: the work is in
 :mod:`cvqncodec.bench`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +12,7 @@ from .common import EPILOG, handle_errors, pick_device
 
 def _codecs_option(ctx, param, value):
     from ..bench import parse_codecs
+
     try:
         return parse_codecs(value)
     except ValueError as exc:
@@ -19,31 +21,88 @@ def _codecs_option(ctx, param, value):
 
 @click.command(epilog=EPILOG)
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
-@click.option("-m", "--model", "models", multiple=True, metavar="NAME|PATH",
-              help="Model to run (repeatable; each is one rate point). Default: every shipped model.")
+@click.option(
+    "-m",
+    "--model",
+    "models",
+    multiple=True,
+    metavar="NAME|PATH",
+    help="Model to run (repeatable; each is one rate point). Default: every shipped model.",
+)
 @click.option("--name", default="CVQN", show_default=True, help="Curve name for the models in tables, JSON, plot.")
-@click.option("--codecs", callback=_codecs_option, default=None, metavar="LIST",
-              help="Conventional codecs to compare: jpeg,webp,jpeg2000,avif,heif,jxl or 'all'.")
+@click.option(
+    "--codecs",
+    callback=_codecs_option,
+    default=None,
+    metavar="LIST",
+    help="Conventional codecs to compare: jpeg,webp,jpeg2000,avif,heif,jxl or 'all'.",
+)
 @click.option("--per-image", is_flag=True, help="Also print one row per image and setting.")
-@click.option("--match-bpp", is_flag=True,
-              help="Per image, compare MS-SSIM with each codec's setting nearest to each model's bpp.")
-@click.option("--bd-method", type=click.Choice(["akima", "pchip", "cubic"]), default="akima", show_default=True,
-              help="Interpolation for the Bjøntegaard delta rate (bjontegaard package).")
-@click.option("--json", "json_path", type=str, default=None, metavar="FILE",
-              help="Write CompressAI-style results (one object per codec; a list for several).")
-@click.option("--plot", "plot_path", type=str, default=None, metavar="FILE",
-              help="Draw MS-SSIM (dB) and PSNR vs bpp (.png, .pdf or .svg; needs matplotlib).")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Worker processes (one torch thread each); use 1 for timings.")
+@click.option(
+    "--match-bpp",
+    is_flag=True,
+    help="Per image, compare MS-SSIM with each codec's setting nearest to each model's bpp.",
+)
+@click.option(
+    "--bd-method",
+    type=click.Choice(["akima", "pchip", "cubic"]),
+    default="akima",
+    show_default=True,
+    help="Interpolation for the Bjøntegaard delta rate (bjontegaard package).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=str,
+    default=None,
+    metavar="FILE",
+    help="Write CompressAI-style results (one object per codec; a list for several).",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=str,
+    default=None,
+    metavar="FILE",
+    help="Draw MS-SSIM (dB) and PSNR vs bpp (.png, .pdf or .svg; needs matplotlib).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Worker processes (one torch thread each); use 1 for timings.",
+)
 @click.option("--limit", type=click.IntRange(1, None), default=None, help="Use only the first N images (by name).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing --json / --plot files.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-              help="Where to run the transforms (entropy coding is on the CPU).")
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where to run the transforms (entropy coding is on the CPU).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes on stderr.")
 @click.option("-v", "--verbose", count=True, help="Tracebacks for internal errors.")
 @handle_errors
-def bench(folder, models, name, codecs, per_image, match_bpp, bd_method, json_path, plot_path, jobs, limit, force,
-          device, quiet, verbose) -> None:
+def bench(
+    folder,
+    models,
+    name,
+    codecs,
+    per_image,
+    match_bpp,
+    bd_method,
+    json_path,
+    plot_path,
+    jobs,
+    limit,
+    force,
+    device,
+    quiet,
+    verbose,
+) -> None:
     """Rate-distortion and speed of the models (and conventional codecs) over the images in FOLDER.
 
     Every image goes through the real path (encode -> bytes -> decode); bpp counts the whole file.

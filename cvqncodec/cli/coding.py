@@ -1,4 +1,5 @@
 """``cvq encode``, ``cvq decode``, ``cvq info`` and ``cvq models``: the codec's own commands."""
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,34 @@ from .common import EPILOG, Log, common_options, handle_errors, load_model, pick
 
 @click.command(epilog=EPILOG)
 @click.argument("input", type=str)
-@click.option("-o", "--output", type=str, default=None, help="Output .cvq file, '-' for stdout "
-              "(default: INPUT with .cvq suffix; stdout when INPUT is '-').")
+@click.option(
+    "-o",
+    "--output",
+    type=str,
+    default=None,
+    help="Output .cvq file, '-' for stdout (default: INPUT with .cvq suffix; stdout when INPUT is '-').",
+)
 @click.option("-m", "--model", type=str, default=None, help="Model name (see 'cvq models') or weights file.")
-@click.option("-Q", "--quality", type=click.IntRange(1, 5), default=None,
-              help="Rate: 1 (smallest files) .. 5 (best quality); picks model cvqn-qN.")
+@click.option(
+    "-Q",
+    "--quality",
+    type=click.IntRange(1, 5),
+    default=None,
+    help="Rate: 1 (smallest files) .. 5 (best quality); picks model cvqn-qN.",
+)
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @common_options
 @handle_errors
-def encode(input: str, output: str | None, model: str | None, quality: int | None, force: bool,
-           device: str, quiet: bool, verbose: int) -> None:
+def encode(
+    input: str,
+    output: str | None,
+    model: str | None,
+    quality: int | None,
+    force: bool,
+    device: str,
+    quiet: bool,
+    verbose: int,
+) -> None:
     """Compress an image (PNG, JPEG, WebP, ...) into a .cvq file."""
     from .. import codec
     from ..imageio import as_decoded, check_output, load_image, write_atomic
@@ -45,8 +64,10 @@ def encode(input: str, output: str | None, model: str | None, quality: int | Non
     write_atomic(output, result.data, force)
     _, _, h, w = image.tensor.shape
     name = "<stdout>" if output == "-" else output
-    log.info(f"{name}: {len(result.data)} bytes, {bpp(len(result.data), h, w):.3f} bpp, {seconds:.2f} s "
-             f"({loaded.name}, {w}x{h})")
+    log.info(
+        f"{name}: {len(result.data)} bytes, {bpp(len(result.data), h, w):.3f} bpp, {seconds:.2f} s "
+        f"({loaded.name}, {w}x{h})"
+    )
     if result.reconstruction is not None:
         ref = image.tensor  # greyscale sources are loaded with three equal channels
         rec = as_decoded(result.reconstruction, image.color_channels)
@@ -57,15 +78,23 @@ def encode(input: str, output: str | None, model: str | None, quality: int | Non
 
 @click.command(epilog=EPILOG)
 @click.argument("input", type=str)
-@click.option("-o", "--output", type=str, default=None, help="Output image (.png, .ppm, .bmp, .tif, .webp),"
-              " '-' for PNG on stdout (default: INPUT with .png suffix; stdout when INPUT is '-').")
-@click.option("-m", "--model", type=str, default=None,
-              help="Model name or weights file (default: the one named in the file).")
+@click.option(
+    "-o",
+    "--output",
+    type=str,
+    default=None,
+    help="Output image (.png, .ppm, .bmp, .tif, .webp),"
+    " '-' for PNG on stdout (default: INPUT with .png suffix; stdout when INPUT is '-').",
+)
+@click.option(
+    "-m", "--model", type=str, default=None, help="Model name or weights file (default: the one named in the file)."
+)
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @common_options
 @handle_errors
-def decode(input: str, output: str | None, model: str | None, force: bool, device: str, quiet: bool,
-           verbose: int) -> None:
+def decode(
+    input: str, output: str | None, model: str | None, force: bool, device: str, quiet: bool, verbose: int
+) -> None:
     """Decompress a .cvq file into an image."""
     from .. import codec, container
     from ..errors import BitstreamError
@@ -105,29 +134,44 @@ def info(input: str, as_json: bool) -> None:
 
     try:
         from ..imageio import read_bytes
+
         data = read_bytes(input)
     except InputError as exc:
         raise BitstreamError(str(exc)) from None
     h, streams = container.unpack(data)
-    d = {"file": input, "bytes": len(data), "format_version": h.version, "model": h.model_name,
-         "weights_id": h.weights_id.hex(), "width": h.width, "height": h.height,
-         "color": "greyscale" if h.color_channels == 1 else "RGB",
-         "bpp": round(bpp(len(data), h.height, h.width), 4),
-         "latent": [h.latent_channels, h.latent_height, h.latent_width],
-         "groups": [{"levels": q, "channels": c, "streams": len(n), "stream_bytes": sum(n)}
-                    for (q, c), n in zip(h.groups, h.stream_lengths)],
-         "permutation": h.permutation,
-         "header_bytes": len(data) - sum(map(sum, h.stream_lengths))}
+    d = {
+        "file": input,
+        "bytes": len(data),
+        "format_version": h.version,
+        "model": h.model_name,
+        "weights_id": h.weights_id.hex(),
+        "width": h.width,
+        "height": h.height,
+        "color": "greyscale" if h.color_channels == 1 else "RGB",
+        "bpp": round(bpp(len(data), h.height, h.width), 4),
+        "latent": [h.latent_channels, h.latent_height, h.latent_width],
+        "groups": [
+            {"levels": q, "channels": c, "streams": len(n), "stream_bytes": sum(n)}
+            for (q, c), n in zip(h.groups, h.stream_lengths)
+        ],
+        "permutation": h.permutation,
+        "header_bytes": len(data) - sum(map(sum, h.stream_lengths)),
+    }
     if as_json:
         click.echo(json.dumps(d, indent=2))
         return
-    click.echo(f"{input}: CVQN .cvq v{h.version}, {h.width}x{h.height} {d['color']}, {len(data)} bytes, "
-               f"{d['bpp']:.3f} bpp")
-    click.echo(f"  model {h.model_name} (weights {d['weights_id']}), latent {h.latent_channels}x"
-               f"{h.latent_height}x{h.latent_width}, header+crc {d['header_bytes']} bytes")
+    click.echo(
+        f"{input}: CVQN .cvq v{h.version}, {h.width}x{h.height} {d['color']}, {len(data)} bytes, {d['bpp']:.3f} bpp"
+    )
+    click.echo(
+        f"  model {h.model_name} (weights {d['weights_id']}), latent {h.latent_channels}x"
+        f"{h.latent_height}x{h.latent_width}, header+crc {d['header_bytes']} bytes"
+    )
     for i, g in enumerate(d["groups"]):
-        click.echo(f"  group {i + 1}: {g['channels']} channels x {g['levels']} levels, "
-                   f"{g['stream_bytes']} bytes in {g['streams']} stream(s)")
+        click.echo(
+            f"  group {i + 1}: {g['channels']} channels x {g['levels']} levels, "
+            f"{g['stream_bytes']} bytes in {g['streams']} stream(s)"
+        )
     if h.permutation is not None:
         click.echo(f"  channel order: {' '.join(map(str, h.permutation))}")
 
@@ -148,11 +192,20 @@ def models(as_json: bool) -> None:
             rows.append({"name": name, "path": str(path), "error": str(exc)})
             continue
         p = loaded.model.preset
-        rows.append({"name": name, "path": str(path), "preset": p.name, "channels": p.latent_channels,
-                     "levels": list(p.levels), "importance": p.importance, "weights_id": loaded.weights_id.hex(),
-                     "kodak_bpp": loaded.card.get("kodak", {}).get("bpp"),
-                     "kodak_ms_ssim": loaded.card.get("kodak", {}).get("ms_ssim"),
-                     "default": name == DEFAULT_MODEL})
+        rows.append(
+            {
+                "name": name,
+                "path": str(path),
+                "preset": p.name,
+                "channels": p.latent_channels,
+                "levels": list(p.levels),
+                "importance": p.importance,
+                "weights_id": loaded.weights_id.hex(),
+                "kodak_bpp": loaded.card.get("kodak", {}).get("bpp"),
+                "kodak_ms_ssim": loaded.card.get("kodak", {}).get("ms_ssim"),
+                "default": name == DEFAULT_MODEL,
+            }
+        )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -163,7 +216,12 @@ def models(as_json: bool) -> None:
         if "error" in r:
             click.echo(f"{r['name']:<12} unusable: {r['error']}")
             continue
-        kodak = (f"Kodak {r['kodak_bpp']:.3f} bpp, MS-SSIM {r['kodak_ms_ssim']:.4f}"
-                 if r["kodak_bpp"] is not None and r["kodak_ms_ssim"] is not None else "Kodak: not measured")
-        click.echo(f"{r['name']:<12}{'*' if r['default'] else ' '} {r['preset']:<8} C={r['channels']:<3} "
-                   f"q={','.join(map(str, r['levels']))} {r['importance']:<10} {kodak}  {r['path']}")
+        kodak = (
+            f"Kodak {r['kodak_bpp']:.3f} bpp, MS-SSIM {r['kodak_ms_ssim']:.4f}"
+            if r["kodak_bpp"] is not None and r["kodak_ms_ssim"] is not None
+            else "Kodak: not measured"
+        )
+        click.echo(
+            f"{r['name']:<12}{'*' if r['default'] else ' '} {r['preset']:<8} C={r['channels']:<3} "
+            f"q={','.join(map(str, r['levels']))} {r['importance']:<10} {kodak}  {r['path']}"
+        )

@@ -1,4 +1,5 @@
 """Pieces shared by the ``cvq`` subcommands: logging, error handling with exit codes, model loading."""
+
 from __future__ import annotations
 
 import functools
@@ -26,6 +27,7 @@ class Log:
 
 def handle_errors(func):
     """Turn CvqError into one line on stderr and its exit code; never a traceback for bad input."""
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
@@ -46,19 +48,26 @@ def handle_errors(func):
                 raise
             click.echo(f"cvq: internal error: {type(exc).__name__}: {exc} (rerun with -v for details)", err=True)
             sys.exit(1)
+
     return wrapper
 
 
 def common_options(func):
     func = click.option("-v", "--verbose", count=True, help="More detail on stderr (metrics, timings).")(func)
     func = click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")(func)
-    func = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-                        show_default=True, help="Where to run the transforms (entropy coding is on the CPU).")(func)
+    func = click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default="auto",
+        show_default=True,
+        help="Where to run the transforms (entropy coding is on the CPU).",
+    )(func)
     return func
 
 
 def pick_device(device: str) -> str:
     import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
@@ -71,6 +80,7 @@ def load_model(model: str | None, quality: int | None, device: str, from_file: s
     by name only), else the default."""
     from ..weights import load_weights
     from ..zoo import quality_model, resolve_model
+
     if model and quality:
         raise click.UsageError("give --model or --quality, not both")
     if model or quality or not from_file:

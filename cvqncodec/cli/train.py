@@ -1,5 +1,6 @@
 """``cvq train``: the paper's loss and schedule (the work, and the choice of a run's preset, is in
 :mod:`cvqncodec.train`)."""
+
 from __future__ import annotations
 
 import os
@@ -18,30 +19,45 @@ def parse_list(kind):
             return tuple(kind(v) for v in value.split(","))
         except ValueError:
             raise click.BadParameter(f"expected a comma-separated list, got {value!r}") from None
+
     return convert
 
 
 @click.command(epilog=EPILOG)
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
-              help="Folder of training images.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Run folder (checkpoints, logs).")
-@click.option("--preset", default="compact", show_default=True,
-              help="Architecture preset (paper, medium, small, compact, tiny).")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Folder of training images.")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, logs)."
+)
+@click.option(
+    "--preset", default="compact", show_default=True, help="Architecture preset (paper, medium, small, compact, tiny)."
+)
 @click.option("--channels", type=int, default=None, help="Latent channels C (default: the preset's).")
 @click.option("--importance", type=click.Choice(["predefined", "se", "re"]), default=None)
 @click.option("--levels", callback=parse_list(int), default=None, help="Levels per group, e.g. 3,5,7.")
 @click.option("--ratios", callback=parse_list(float), default=None, help="Channel ratios, e.g. 0.25,0.5,0.25.")
-@click.option("--context-filters", type=int, default=None,
-              help="Filters of the 3D context model (default: the preset's; with --context-only, the --init model's).")
-@click.option("--context-blocks", type=int, default=None,
-              help="Residual blocks of the 3D context model (same defaults as --context-filters).")
+@click.option(
+    "--context-filters",
+    type=int,
+    default=None,
+    help="Filters of the 3D context model (default: the preset's; with --context-only, the --init model's).",
+)
+@click.option(
+    "--context-blocks",
+    type=int,
+    default=None,
+    help="Residual blocks of the 3D context model (same defaults as --context-filters).",
+)
 @click.option("--steps", type=int, default=20000, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--crop", type=int, default=192, show_default=True, help="Random crop side in px.")
 @click.option("--lr-scale", type=float, default=1.0, show_default=True, help="Multiplies the paper's learning rates.")
-@click.option("--mse-weight", type=float, default=0.0, show_default=True,
-              help="Add this x MSE to the loss (0: the paper's Eq. 8; keeps colours on short runs).")
+@click.option(
+    "--mse-weight",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Add this x MSE to the loss (0: the paper's Eq. 8; keeps colours on short runs).",
+)
 @click.option("--val-every", type=int, default=500, show_default=True)
 @click.option("--val-images", type=int, default=8, show_default=True, help="Images held out for validation.")
 @click.option("--checkpoint-minutes", type=float, default=3.0, show_default=True)
@@ -49,32 +65,80 @@ def parse_list(kind):
 @click.option("--name", type=str, default=None, help="Model name written into the exported weights.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-bf16", is_flag=True, help="Train in float32 (bf16 autocast is the default).")
-@click.option("--context-only", is_flag=True,
-              help="Fine-tune only the context models (quantization-aware) of the --init model, keeping its "
-                   "preset; everything else stays frozen.")
+@click.option(
+    "--context-only",
+    is_flag=True,
+    help="Fine-tune only the context models (quantization-aware) of the --init model, keeping its "
+    "preset; everything else stays frozen.",
+)
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/checkpoint.pt.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
-def train(data, out_dir, preset, channels, importance, levels, ratios, context_filters, context_blocks, steps,
-          batch_size, crop, lr_scale, mse_weight, val_every, val_images, checkpoint_minutes, init, name, seed, no_bf16,
-          context_only, resume, quiet) -> None:
+def train(
+    data,
+    out_dir,
+    preset,
+    channels,
+    importance,
+    levels,
+    ratios,
+    context_filters,
+    context_blocks,
+    steps,
+    batch_size,
+    crop,
+    lr_scale,
+    mse_weight,
+    val_every,
+    val_images,
+    checkpoint_minutes,
+    init,
+    name,
+    seed,
+    no_bf16,
+    context_only,
+    resume,
+    quiet,
+) -> None:
     """Train a CVQN model with the paper's loss and schedule.
 
     The loss is Eq. 8 of the paper; the shippable weights are written to RUN_DIR/model.safetensors."""
     from ..train import TrainConfig, preset_for_run
     from ..train import train as run_training
+
     try:
-        p = preset_for_run(preset, out_dir, init=init, context_only=context_only, resume=resume,
-                           latent_channels=channels, importance=importance, levels=levels, ratios=ratios,
-                           context_filters=context_filters, context_blocks=context_blocks)
+        p = preset_for_run(
+            preset,
+            out_dir,
+            init=init,
+            context_only=context_only,
+            resume=resume,
+            latent_channels=channels,
+            importance=importance,
+            levels=levels,
+            ratios=ratios,
+            context_filters=context_filters,
+            context_blocks=context_blocks,
+        )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    cfg = TrainConfig(data=data, out=out_dir, steps=steps, batch_size=batch_size, crop=crop, lr_scale=lr_scale,
-                      mse_weight=mse_weight, val_every=val_every, val_images=val_images,
-                      checkpoint_minutes=checkpoint_minutes, init=init, seed=seed, bf16=not no_bf16, name=name,
-                      context_only=context_only)
+    cfg = TrainConfig(
+        data=data,
+        out=out_dir,
+        steps=steps,
+        batch_size=batch_size,
+        crop=crop,
+        lr_scale=lr_scale,
+        mse_weight=mse_weight,
+        val_every=val_every,
+        val_images=val_images,
+        checkpoint_minutes=checkpoint_minutes,
+        init=init,
+        seed=seed,
+        bf16=not no_bf16,
+        name=name,
+        context_only=context_only,
+    )
     run_training(p, cfg, resume=resume, progress=not quiet, log=lambda m: click.echo(m, err=True))
     if os.environ.get("RANK", "0") == "0":  # torchrun: only the first process writes and reports
         click.echo(f"wrote {Path(out_dir) / 'model.safetensors'}", err=True)
-
-

@@ -9,6 +9,7 @@ rates, optimizer step), ``warm_start`` (``--init``), ``validation`` (held-out me
 Eq. 6), ``checkpoint`` (run-folder state, the preset of a run), ``export`` (weights and model card),
 ``distributed`` (DDP), ``loop`` (the run itself).
 """
+
 from __future__ import annotations
 
 from .checkpoint import preset_for_run, save_checkpoint
@@ -17,21 +18,40 @@ from .data import CropSampler, load_training_image, split_files
 from .export import export, run_card
 from .loop import train
 from .loss import (
-                   bf16_is_fast,
-                   context_loss_terms,
-                   loss_terms,
-                   lr_factor,
-                   ms_ssim_window,
-                   optimizer_step,
-                   parameter_groups,
-                   use_channels_last,
+    bf16_is_fast,
+    context_loss_terms,
+    loss_terms,
+    lr_factor,
+    ms_ssim_window,
+    optimizer_step,
+    parameter_groups,
+    use_channels_last,
 )
 from .validation import update_re_importance, validate
 from .warm_start import group_channel_map, level_map, warm_start, warm_start_levels
 
 __all__ = [
-    "CropSampler", "TrainConfig", "bf16_is_fast", "context_loss_terms", "export", "group_channel_map", "level_map",
-    "load_training_image", "loss_terms", "lr_factor", "ms_ssim_window", "optimizer_step", "parameter_groups",
-    "preset_for_run", "run_card", "save_checkpoint", "split_files", "train", "update_re_importance",
-    "use_channels_last", "validate", "warm_start", "warm_start_levels",
+    "CropSampler",
+    "TrainConfig",
+    "bf16_is_fast",
+    "context_loss_terms",
+    "export",
+    "group_channel_map",
+    "level_map",
+    "load_training_image",
+    "loss_terms",
+    "lr_factor",
+    "ms_ssim_window",
+    "optimizer_step",
+    "parameter_groups",
+    "preset_for_run",
+    "run_card",
+    "save_checkpoint",
+    "split_files",
+    "train",
+    "update_re_importance",
+    "use_channels_last",
+    "validate",
+    "warm_start",
+    "warm_start_levels",
 ]

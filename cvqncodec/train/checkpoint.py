@@ -1,6 +1,7 @@
 """The files of a run folder that a run resumes from (``checkpoint.pt``, ``history.jsonl``), and the preset
 a run trains (``--preset`` and its overrides, the ``--init`` model's with ``--context-only``, the
 checkpoint's on ``--resume``)."""
+
 from __future__ import annotations
 
 import json
@@ -22,11 +23,18 @@ HISTORY = "history.jsonl"
 CONTEXT_FIELDS = ("context_filters", "context_blocks")
 
 
-def save_checkpoint(path: Path, model: CVQN, opt: torch.optim.Optimizer, step: int, cfg: TrainConfig,
-                    history: list) -> None:
+def save_checkpoint(
+    path: Path, model: CVQN, opt: torch.optim.Optimizer, step: int, cfg: TrainConfig, history: list
+) -> None:
     """Resumable state (weights_only-loadable: tensors, numbers, strings, lists, dicts), written atomically."""
-    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-             "preset": model.preset.to_json(), "config": json.dumps(asdict(cfg)), "history": json.dumps(history)}
+    state = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "preset": model.preset.to_json(),
+        "config": json.dumps(asdict(cfg)),
+        "history": json.dumps(history),
+    }
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
@@ -49,8 +57,15 @@ def append_history(path: Path, row: dict) -> None:
         fh.write(json.dumps(row) + "\n")
 
 
-def preset_for_run(name: str, out: str | os.PathLike, *, init: str | None = None, context_only: bool = False,
-                   resume: bool = False, **overrides) -> Preset:
+def preset_for_run(
+    name: str,
+    out: str | os.PathLike,
+    *,
+    init: str | None = None,
+    context_only: bool = False,
+    resume: bool = False,
+    **overrides,
+) -> Preset:
     """The preset a run trains; ValueError for a bad one (``cvq train`` reports it as a usage error).
 
     ``name`` with ``overrides`` (Preset fields; None = the preset's) is always checked. With

@@ -1,4 +1,5 @@
 """The settings of a training run (``cvq train`` options; defaults from the paper's Sec. 4.1 and Eq. 8)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

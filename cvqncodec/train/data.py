@@ -1,4 +1,5 @@
 """Training data: the images of a folder, its fixed train/validation split, random crops with flips."""
+
 from __future__ import annotations
 
 import json
@@ -44,16 +45,16 @@ def split_folder(cfg: TrainConfig) -> tuple[list[Path], list[Path]]:
 
 def write_split(path: Path, train_files: list[Path], val_files: list[Path]) -> None:
     """RUN_DIR/split.json: the two lists of paths."""
-    path.write_text(json.dumps({"train": [str(p) for p in train_files], "val": [str(p) for p in val_files]},
-                               indent=1))
+    path.write_text(json.dumps({"train": [str(p) for p in train_files], "val": [str(p) for p in val_files]}, indent=1))
 
 
 def load_images(files: list[Path], max_side: int) -> list[np.ndarray]:
     return [load_training_image(p, max_side) for p in files]
 
 
-def load_data(cfg: TrainConfig, out: Path,
-              log: Callable[[str], object]) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+def load_data(
+    cfg: TrainConfig, out: Path, log: Callable[[str], object]
+) -> tuple[list[np.ndarray], list[np.ndarray], float]:
     """(training images, validation images, start time); the first process writes RUN_DIR/split.json."""
     train_files, val_files = split_folder(cfg)
     if is_main():
@@ -86,7 +87,7 @@ class CropSampler:
         im = self.images[self.rng.integers(len(self.images))]
         y = self.rng.integers(im.shape[0] - self.crop + 1)
         x = self.rng.integers(im.shape[1] - self.crop + 1)
-        c = im[y:y + self.crop, x:x + self.crop]
+        c = im[y : y + self.crop, x : x + self.crop]
         if self.rng.random() < 0.5:
             c = c[:, ::-1]
         if self.rng.random() < 0.5:

@@ -1,4 +1,5 @@
 """One process, or one of several under torchrun (DistributedDataParallel: nccl on GPUs, gloo on CPUs)."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The shippable weights of a run (RUN_DIR/model.safetensors) and their model card."""
+
 from __future__ import annotations
 
 import os
@@ -16,13 +17,26 @@ def run_card(cfg: TrainConfig, preset_name: str, step: int, history: list) -> di
     if cfg.context_only and cfg.init:
         card = dict(read_weights(cfg.init)[2])
         card.pop("kodak", None)  # measured on the old weights
-        card["context_finetune"] = {"steps": step, "crop": cfg.crop, "batch_size": cfg.batch_size,
-                                    "lr_scale": cfg.lr_scale, "init": cfg.init}
+        card["context_finetune"] = {
+            "steps": step,
+            "crop": cfg.crop,
+            "batch_size": cfg.batch_size,
+            "lr_scale": cfg.lr_scale,
+            "init": cfg.init,
+        }
         card["validation"] = validation
         return card
-    return {"preset": preset_name, "steps": step, "crop": cfg.crop, "batch_size": cfg.batch_size,
-            "mse_weight": cfg.mse_weight, "lr_scale": cfg.lr_scale,
-            "data": os.path.basename(os.path.normpath(cfg.data)), "init": cfg.init, "validation": validation}
+    return {
+        "preset": preset_name,
+        "steps": step,
+        "crop": cfg.crop,
+        "batch_size": cfg.batch_size,
+        "mse_weight": cfg.mse_weight,
+        "lr_scale": cfg.lr_scale,
+        "data": os.path.basename(os.path.normpath(cfg.data)),
+        "init": cfg.init,
+        "validation": validation,
+    }
 
 
 def export(model: CVQN, path: Path, cfg: TrainConfig, step: int, history: list) -> None:

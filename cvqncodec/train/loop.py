@@ -1,5 +1,6 @@
 """The training run (Sec. 4.1): set-up, one optimizer step at a time, periodic validation, checkpoints and
 exports, and a clean stop on SIGTERM/SIGINT (checkpoint saved, continue with ``--resume``)."""
+
 from __future__ import annotations
 
 import signal
@@ -87,8 +88,9 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
     return run.model
 
 
-def start_run(preset: Preset, cfg: TrainConfig, device: torch.device, rank: int, ddp: bool, resume: bool,
-              log: Log) -> Run:
+def start_run(
+    preset: Preset, cfg: TrainConfig, device: torch.device, rank: int, ddp: bool, resume: bool, log: Log
+) -> Run:
     """Data, model (resumed or warm-started), crop sampler and optimizer of a run."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,13 +107,16 @@ def start_run(preset: Preset, cfg: TrainConfig, device: torch.device, rank: int,
         log(f"resumed at step {step}")
     win, bf16 = ms_ssim_window(cfg.crop), cfg.bf16 and bf16_is_fast(device)
     if is_main():
-        log(f"training on {describe(device, ddp)}, {'bf16 autocast' if bf16 else 'float32'}, "
-            f"MS-SSIM window {win}, batch {cfg.batch_size} per process")
+        log(
+            f"training on {describe(device, ddp)}, {'bf16 autocast' if bf16 else 'float32'}, "
+            f"MS-SSIM window {win}, batch {cfg.batch_size} per process"
+        )
     return Run(cfg, model, net, opt, base_lrs, sampler, val_imgs, device, out, t0, step, history, win, bf16)
 
 
-def build_model(preset: Preset, cfg: TrainConfig, device: torch.device, state: dict | None,
-                log: Log) -> tuple[CVQN, int, list[dict]]:
+def build_model(
+    preset: Preset, cfg: TrainConfig, device: torch.device, state: dict | None, log: Log
+) -> tuple[CVQN, int, list[dict]]:
     """A new model, from the checkpoint ``state`` or warm-started from ``cfg.init``; with (step, history)."""
     model = CVQN(preset).to(device)
     if state is not None:
@@ -136,6 +141,7 @@ def prepare_model(model: CVQN, cfg: TrainConfig, device: torch.device, ddp: bool
 
 def progress_bar(total: int, initial: int) -> Any:
     from tqdm import tqdm
+
     return tqdm(total=total, initial=initial, dynamic_ncols=True, mininterval=2.0)
 
 

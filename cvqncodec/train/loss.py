@@ -1,4 +1,5 @@
 """The loss of Eq. 8, the context-only loss, Adam's parameter groups and schedule (Sec. 4.1), one step."""
+
 from __future__ import annotations
 
 import torch
@@ -28,8 +29,11 @@ def parameter_groups(model: CVQN, cfg: TrainConfig) -> list[dict]:
         return [entropy]
     se = model.controller.se
     return [
-        {"params": list(model.encoder.parameters()) + ([] if se is None else list(se.parameters())),
-         "lr": cfg.lr_encoder * s, "name": "encoder"},
+        {
+            "params": list(model.encoder.parameters()) + ([] if se is None else list(se.parameters())),
+            "lr": cfg.lr_encoder * s,
+            "name": "encoder",
+        },
         {"params": list(model.controller.quantizers.parameters()), "lr": cfg.lr_quantizer * s, "name": "quantizer"},
         entropy,
         {"params": list(model.decoder.parameters()), "lr": cfg.lr_decoder * s, "name": "decoder"},

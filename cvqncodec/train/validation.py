@@ -1,4 +1,5 @@
 """Held-out validation (MS-SSIM, PSNR, estimated bpp) and the reconstruction-error importance of Eq. 6."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,7 @@ def centre_crop(im: np.ndarray, max_side: int = VALIDATION_MAX_SIDE) -> torch.Te
     h = min((im.shape[0] // DOWNSAMPLING) * DOWNSAMPLING, max_side)
     w = min((im.shape[1] // DOWNSAMPLING) * DOWNSAMPLING, max_side)
     y0, x0 = (im.shape[0] - h) // 2, (im.shape[1] - w) // 2
-    return torch.from_numpy(np.array(im[y0:y0 + h, x0:x0 + w])).permute(2, 0, 1)[None].float() / 255
+    return torch.from_numpy(np.array(im[y0 : y0 + h, x0 : x0 + w])).permute(2, 0, 1)[None].float() / 255
 
 
 @torch.no_grad()
@@ -33,16 +34,23 @@ def validate(model: CVQN, images: list[np.ndarray], device: torch.device) -> dic
     model.train()
     a = np.array(rows)
     ms = a[:, 0][~np.isnan(a[:, 0])]
-    return {"ms_ssim": float(ms.mean()) if ms.size else float("nan"), "psnr": float(a[:, 1].mean()),
-            "bpp": float(a[:, 2].mean())}
+    return {
+        "ms_ssim": float(ms.mean()) if ms.size else float("nan"),
+        "psnr": float(a[:, 1].mean()),
+        "bpp": float(a[:, 2].mean()),
+    }
 
 
 @torch.no_grad()
 def update_re_importance(model: CVQN, images: list[np.ndarray], device: torch.device, size: int = 256) -> None:
     """Reconstruction-error channel importance (Eq. 6): mean MS-SSIM loss when channel c is zeroed."""
     from ..analyze.channels import channel_influence  # lazy: the analyze package is not needed to train
-    crops = [torch.from_numpy(np.ascontiguousarray(im[:size, :size])).permute(2, 0, 1)[None].float() / 255
-             for im in images if min(im.shape[:2]) >= size]
+
+    crops = [
+        torch.from_numpy(np.ascontiguousarray(im[:size, :size])).permute(2, 0, 1)[None].float() / 255
+        for im in images
+        if min(im.shape[:2]) >= size
+    ]
     if not crops:
         return
     model.eval()

@@ -1,6 +1,7 @@
 """Warm start from an ``--init`` weights file: matching tensors copied, latent channels mapped group by group
 (each keeps its number of levels, Sec. 3.3), wider layers started as the old network, and the GMM quantizers
 (Eq. 2) of groups whose number of levels changed extended outwards."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,8 +12,12 @@ from ..model import CVQN
 from ..weights import load_for_training
 
 #: Tensors whose dimension ``dim`` runs over the latent channels C.
-LATENT_CHANNEL_DIMS = {"encoder.tail.weight": 0, "encoder.tail.bias": 0, "decoder.head.weight": 1,
-                       "controller.re_importance": 0}
+LATENT_CHANNEL_DIMS = {
+    "encoder.tail.weight": 0,
+    "encoder.tail.bias": 0,
+    "decoder.head.weight": 1,
+    "controller.re_importance": 0,
+}
 
 
 def group_channel_map(old_groups: tuple[int, ...], new_groups: tuple[int, ...]) -> list[int]:
@@ -37,7 +42,7 @@ def copy_widened(target: torch.Tensor, source: torch.Tensor) -> None:
     computes the old one's function at the start (new channels only feed new channels)."""
     copy_overlap(target, source)
     if target.dim() >= 2 and target.shape[1] > source.shape[1]:
-        target[:source.shape[0], source.shape[1]:] = 0
+        target[: source.shape[0], source.shape[1] :] = 0
 
 
 def copy_latent_channels(target: torch.Tensor, source: torch.Tensor, dim: int, channel_map: list[int]) -> None:
@@ -48,11 +53,12 @@ def copy_latent_channels(target: torch.Tensor, source: torch.Tensor, dim: int, c
         row, src_row = target.select(dim, new), source.select(dim, old)
         copy_overlap(row, src_row)
         if dim == 0 and row.dim() >= 1:  # an old output of a wider layer ignores the new inputs
-            row[src_row.shape[0]:] = 0
+            row[src_row.shape[0] :] = 0
 
 
-def warm_start(own: dict[str, torch.Tensor], src: dict[str, torch.Tensor],
-               channel_map: list[int] | None = None) -> tuple[int, int]:
+def warm_start(
+    own: dict[str, torch.Tensor], src: dict[str, torch.Tensor], channel_map: list[int] | None = None
+) -> tuple[int, int]:
     """Copy ``src`` tensors into ``own`` in place: whole where shapes match; for another latent width,
     the latent channels through ``channel_map`` (group by group), and otherwise the overlapping slice with
     the weights from new input channels to old outputs zeroed (a wider preset starts as the old network).
@@ -126,8 +132,10 @@ def warm_start_levels(model: CVQN, source: CVQN) -> int:
 def latent_channel_map(source: CVQN, model: CVQN) -> list[int] | None:
     """The group-by-group channel map where both models order channels the same way (predefined importance,
     same levels), else None."""
-    same_layout = (source.preset.importance == model.preset.importance == "predefined"
-                   and source.preset.levels == model.preset.levels)
+    same_layout = (
+        source.preset.importance == model.preset.importance == "predefined"
+        and source.preset.levels == model.preset.levels
+    )
     return group_channel_map(source.controller.group_channels, model.controller.group_channels) if same_layout else None
 
 
@@ -137,8 +145,12 @@ def warm_start_from(model: CVQN, init: str, log: Callable[[str], object]) -> Non
     own = model.state_dict()
     copied, partial = warm_start(own, source.state_dict(), latent_channel_map(source, model))
     model.load_state_dict(own)
-    log(f"warm start from {init}: {copied} tensors copied, {partial} partly "
-        f"(other shape), {len(own) - copied - partial} left at their initial values")
+    log(
+        f"warm start from {init}: {copied} tensors copied, {partial} partly "
+        f"(other shape), {len(own) - copied - partial} left at their initial values"
+    )
     if warm_start_levels(model, source):
-        log(f"quantization levels {source.preset.levels} -> {model.preset.levels}: trained means kept in the "
-            "middle, new levels continue outwards")
+        log(
+            f"quantization levels {source.preset.levels} -> {model.preset.levels}: trained means kept in the "
+            "middle, new levels continue outwards"
+        )

@@ -1,4 +1,5 @@
 """Fixtures of the ``cvq analyze`` tests (the shared ones are in tests/conftest.py)."""
+
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,5 @@
 """Channel influence (Sec. 2, Eq. 6) and per-channel rate: cvqncodec.analyze.channels."""
+
 from __future__ import annotations
 
 import copy
@@ -116,6 +117,7 @@ def test_no_images_is_an_error(tiny_model):
 
 def test_nan_mean_uses_the_images_where_ms_ssim_is_defined():
     nan = float("nan")
-    m = nanmean([torch.tensor([1.0, nan, nan], dtype=torch.float64),
-                 torch.tensor([3.0, 2.0, nan], dtype=torch.float64)])
+    m = nanmean(
+        [torch.tensor([1.0, nan, nan], dtype=torch.float64), torch.tensor([3.0, 2.0, nan], dtype=torch.float64)]
+    )
     assert m[0].item() == 2.0 and m[1].item() == 2.0 and math.isnan(m[2].item())

@@ -1,4 +1,5 @@
 """``cvq analyze``: the report folder, dataset mode, bad input, usage errors, matplotlib missing."""
+
 from __future__ import annotations
 
 import math
@@ -58,8 +59,7 @@ def test_cli_writes_the_report(work, read_report):
     r = run("analyze", str(d / "small.png"), "--model", w, "-o", str(out))
     assert r.exit_code == 6 and "--force" in r.stderr
     assert (out / "influence.csv").read_bytes() == before
-    r = run("analyze", "-", "--model", w, "-o", str(out), "--force", "-q",
-            input=(d / "small.png").read_bytes())
+    r = run("analyze", "-", "--model", w, "-o", str(out), "--force", "-q", input=(d / "small.png").read_bytes())
     assert r.exit_code == 0 and r.stdout == ""
     rows, doc = read_report(out)
     assert doc["image"] == "<stdin>" and doc["ms_ssim_images"] == 0

@@ -1,4 +1,5 @@
 """The figures of ``cvq analyze`` (matplotlib only): cvqncodec.analyze.figures."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,9 +26,12 @@ def test_influence_png(small_summary):
     pytest.importorskip("matplotlib")
     assert png_size(figures.influence_png(small_summary, "t")) == (720, 560)
     # Finite values in both panels (small_summary's MS-SSIM panel is n/a), one group.
-    s = dataclasses.replace(small_summary, psnr_loss=torch.full((8,), 0.1, dtype=torch.float64),
-                            ms_ssim_db_loss=torch.full((8,), 0.2, dtype=torch.float64),
-                            group=torch.zeros(8, dtype=torch.int64))
+    s = dataclasses.replace(
+        small_summary,
+        psnr_loss=torch.full((8,), 0.1, dtype=torch.float64),
+        ms_ssim_db_loss=torch.full((8,), 0.2, dtype=torch.float64),
+        group=torch.zeros(8, dtype=torch.int64),
+    )
     assert png_size(figures.influence_png(s, "t")) == (720, 560)
 
 

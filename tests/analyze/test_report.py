@@ -1,4 +1,5 @@
 """The report folder of ``cvq analyze``: cvqncodec.analyze.report."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,8 +12,7 @@ from cvqncodec.analyze import CSV_COLUMNS, FILES, check_folder, summary_text, wr
 from cvqncodec.errors import OutputError, UsageError
 from cvqncodec.metrics import MS_SSIM_MIN_SIDE
 
-META = {"tool": "cvq analyze", "model": {"name": "tiny-test", "importance": "predefined"}, "title": "t",
-        "image": "a"}
+META = {"tool": "cvq analyze", "model": {"name": "tiny-test", "importance": "predefined"}, "title": "t", "image": "a"}
 
 
 def test_write_report(small_summary, read_report, tmp_path):

@@ -1,4 +1,5 @@
 """Fixtures of the bench tests (the project-wide ones are in tests/conftest.py)."""
+
 from __future__ import annotations
 
 import pytest

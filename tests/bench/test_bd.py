@@ -1,4 +1,5 @@
 """Bjøntegaard delta rates: known answers, the cubic fallback, overlap and too few points."""
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,10 @@ def test_bd_rate_needs_four_points_and_overlap():
 
 def test_bd_rates_of_our_curve_against_each_codec():
     def curve(codec, scale):
-        return [Point(codec, str(r), str(r), 1, scale * r, q + 20, 1 - 10 ** (-q / 10), 0.0, 0.0)
-                for r, q in zip(RATES, QUALITY)]
+        return [
+            Point(codec, str(r), str(r), 1, scale * r, q + 20, 1 - 10 ** (-q / 10), 0.0, 0.0)
+            for r, q in zip(RATES, QUALITY)
+        ]
 
     curves = {"CVQN": curve("CVQN", 0.9), "JPEG": curve("JPEG", 1.0), "WebP": curve("WebP", 0.9)}
     rows = bd_rates(curves, "CVQN", ["JPEG", "WebP"], "pchip")

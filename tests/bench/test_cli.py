@@ -1,4 +1,5 @@
 """``cvq bench`` end to end: a real two-image run, workers, --limit, greyscale, usage errors."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,19 @@ def run(*args):
 def test_bench_two_images(folder, tiny_weights, tmp_path, monkeypatch):
     monkeypatch.setattr(CODECS["jxl"], "unavailable", lambda: "pillow-jxl-plugin is not installed")
     out_json, out_png = tmp_path / "rd.json", tmp_path / "rd.png"
-    r = run(folder, "--model", tiny_weights, "--codecs", "jpeg,jxl", "--json", out_json, "--plot", out_png,
-            "--per-image", "--match-bpp")
+    r = run(
+        folder,
+        "--model",
+        tiny_weights,
+        "--codecs",
+        "jpeg,jxl",
+        "--json",
+        out_json,
+        "--plot",
+        out_png,
+        "--per-image",
+        "--match-bpp",
+    )
     assert r.exit_code == 0, r.output
     assert "cvq bench: skipping jxl: pillow-jxl-plugin is not installed" in r.stderr
     assert "Traceback" not in r.output

@@ -1,4 +1,5 @@
 """One image through the real path: a conventional codec's sweep from bytes, a CVQN model from .cvq bytes."""
+
 from __future__ import annotations
 
 import pytest
@@ -43,6 +44,7 @@ def test_code_cvqn_through_the_file(tiny_weights, tmp_path):
     assert colour.ms_ssim is not None and 0 < colour.ms_ssim < 1
     assert grey.detail == loaded.weights_id.hex()
     from cvqncodec.imageio import load_image
+
     img = load_image(str(tmp_path / "grey.png"))
     data = codec.encode(loaded, img.tensor, img.color_channels).data
     assert grey.num_bytes == len(data) and grey.bpp == pytest.approx(len(data) * 8 / (side * 176))

@@ -1,4 +1,5 @@
 """The conventional codecs: --codecs names, availability notes, descriptions."""
+
 from __future__ import annotations
 
 import pytest

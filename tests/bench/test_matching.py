@@ -1,4 +1,5 @@
 """Matched-bpp pairing."""
+
 from __future__ import annotations
 
 import pytest

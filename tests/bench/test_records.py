@@ -1,4 +1,5 @@
 """Rate points from records and the CompressAI-style JSON."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,14 @@ from tests.bench.helpers import rec
 
 
 def test_summary_and_compressai_json_shape():
-    records = [rec("CVQN", "q2", "a.png", 0.30, 0.96), rec("CVQN", "q2", "b.png", 0.50, 0.98),
-               rec("CVQN", "q1", "a.png", 0.10, 0.90), rec("CVQN", "q1", "b.png", 0.20, 0.92),
-               rec("JPEG", "q=10", "a.png", 0.40, 0.91, 0), rec("JPEG", "q=10", "b.png", 0.60, None, 0, math.inf)]
+    records = [
+        rec("CVQN", "q2", "a.png", 0.30, 0.96),
+        rec("CVQN", "q2", "b.png", 0.50, 0.98),
+        rec("CVQN", "q1", "a.png", 0.10, 0.90),
+        rec("CVQN", "q1", "b.png", 0.20, 0.92),
+        rec("JPEG", "q=10", "a.png", 0.40, 0.91, 0),
+        rec("JPEG", "q=10", "b.png", 0.60, None, 0, math.inf),
+    ]
     curves = summarize(records, ["CVQN", "JPEG"])
     assert list(curves) == ["CVQN", "JPEG"]
     assert [p.setting for p in curves["CVQN"]] == ["q1", "q2"]  # sorted by mean bpp
@@ -40,8 +46,10 @@ def test_record_ms_ssim_db_and_same_named_models():
     assert rec("CVQN", "q1", "a.png", 0.1, 0.9).ms_ssim_db == pytest.approx(10.0)
     assert rec("CVQN", "q1", "a.png", 0.1, None).ms_ssim_db is None
     # Two model files with the same internal name: the file tells their rate points apart.
-    records = [rec("CVQN", "tiny", "a.png", 0.1, 0.9, source="x.safetensors"),
-               rec("CVQN", "tiny", "a.png", 0.2, 0.95, source="y.safetensors")]
+    records = [
+        rec("CVQN", "tiny", "a.png", 0.1, 0.9, source="x.safetensors"),
+        rec("CVQN", "tiny", "a.png", 0.2, 0.95, source="y.safetensors"),
+    ]
     assert [p.setting for p in summarize(records)["CVQN"]] == ["tiny (x.safetensors)", "tiny (y.safetensors)"]
 
 

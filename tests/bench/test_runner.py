@@ -1,4 +1,5 @@
 """Running a bench: the per-process Worker, run_bench's order and descriptions, a light package import."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,4 +1,5 @@
 """The stdout tables."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,11 @@ from tests.bench.helpers import rec
 
 
 def result(codecs: list[str]) -> BenchResult:
-    records = [rec("CVQN", "q1", "a.png", 0.20, 0.95), rec("JPEG", "q=1", "a.png", 0.25, 0.92),
-               rec("JPEG", "q=5", "a.png", 0.50, None, order=1)]
+    records = [
+        rec("CVQN", "q1", "a.png", 0.20, 0.95),
+        rec("JPEG", "q=1", "a.png", 0.25, 0.92),
+        rec("JPEG", "q=5", "a.png", 0.50, None, order=1),
+    ]
     return BenchResult([Path("a.png")], records, summarize(records, ["CVQN", "JPEG"]), {}, "CVQN", codecs)
 
 
@@ -17,8 +21,20 @@ def test_report_tables():
     out = render_report(result(["JPEG"]), "photos", per_image=True, matched=True)
     lines = out.splitlines()
     assert lines[0] == "Means over 1 image of photos; MS-SSIM dB = -10 log10(1 - mean MS-SSIM)."
-    assert lines[1].split() == ["codec", "setting", "images", "bpp", "PSNR", "MS-SSIM", "MS-SSIM", "dB", "enc",
-                                "s", "dec", "s"]
+    assert lines[1].split() == [
+        "codec",
+        "setting",
+        "images",
+        "bpp",
+        "PSNR",
+        "MS-SSIM",
+        "MS-SSIM",
+        "dB",
+        "enc",
+        "s",
+        "dec",
+        "s",
+    ]
     assert lines[3].split() == ["CVQN", "q1", "1", "0.2000", "30.00", "0.9500", "13.01", "0.500", "0.250"]
     assert lines[5].split()[-4:] == ["n/a", "n/a", "0.500", "0.250"]
     assert "Per image:" in lines and "Matched bpp" in out and "Bjøntegaard delta rate:" in lines

@@ -1,4 +1,5 @@
 """The cvq command: round trips, errors with their exit codes, and no output left behind on failure."""
+
 import io
 import os
 import shutil
@@ -75,8 +76,9 @@ def files(d):
     return sorted(p.name for p in d.iterdir())
 
 
-@pytest.mark.parametrize("content,code", [
-    (b"", 3), (b"not an image at all", 3), (b"\x89PNG\r\n\x1a\n" + b"\0" * 30, 3)])
+@pytest.mark.parametrize(
+    "content,code", [(b"", 3), (b"not an image at all", 3), (b"\x89PNG\r\n\x1a\n" + b"\0" * 30, 3)]
+)
 def test_bad_images(work, content, code):
     d, w = work
     (d / "bad.png").write_bytes(content)
@@ -107,8 +109,13 @@ def test_corrupt_truncated_empty_and_foreign_files(work, tiny_se_weights):
     flipped[len(good) // 2] ^= 0x10
     other_version = bytearray(good)
     other_version[len(container.MAGIC)] = 9
-    cases = {"trunc.cvq": (good[:-7], 4), "empty.cvq": (b"", 4), "flip.cvq": (bytes(flipped), 4),
-             "png.cvq": ((d / "photo.png").read_bytes(), 4), "version.cvq": (bytes(other_version), 5)}
+    cases = {
+        "trunc.cvq": (good[:-7], 4),
+        "empty.cvq": (b"", 4),
+        "flip.cvq": (bytes(flipped), 4),
+        "png.cvq": ((d / "photo.png").read_bytes(), 4),
+        "version.cvq": (bytes(other_version), 5),
+    }
     for name, (data, code) in cases.items():
         (d / name).write_bytes(data)
         out = d / (name + ".png")
@@ -133,8 +140,7 @@ def test_installed_script_keeps_stdout_clean(work):
     d, w = work
     exe = shutil.which("cvq") or os.path.join(os.path.dirname(sys.executable), "cvq")
     assert os.path.exists(exe), "the cvq console script is not installed"
-    p = subprocess.run([exe, "encode", str(d / "photo.png"), "-o", "-", "--model", w],
-                       capture_output=True, timeout=300)
+    p = subprocess.run([exe, "encode", str(d / "photo.png"), "-o", "-", "--model", w], capture_output=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith(container.MAGIC)
     container.unpack(p.stdout)
@@ -147,6 +153,7 @@ def test_a_file_cannot_make_the_decoder_load_a_path(work, tmp_path):
     from cvqncodec import codec
     from cvqncodec.weights import load_weights
     from tests.helpers import image_tensor
+
     loaded = load_weights(w)
     loaded.name = w  # a header naming a weights file by its path
     (d / "named.cvq").write_bytes(codec.encode(loaded, image_tensor(20, 20)).data)

@@ -1,5 +1,6 @@
 """The run folder's checkpoint (format kept across versions: a run resumes with newer code) and the preset
 of a run (``cvq train``'s choice between --preset, the --init model's and the checkpoint's)."""
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,15 @@ def test_preset_for_run_resumes_with_the_checkpoint_preset(checkpoint_run):
 
 def test_preset_for_run_context_only_keeps_the_init_model(tmp_path, tiny_weights):
     own = read_weights(tiny_weights)[1]
-    p = preset_for_run("compact", tmp_path, init=str(tiny_weights), context_only=True, latent_channels=64,
-                       context_filters=6, context_blocks=None)
+    p = preset_for_run(
+        "compact",
+        tmp_path,
+        init=str(tiny_weights),
+        context_only=True,
+        latent_channels=64,
+        context_filters=6,
+        context_blocks=None,
+    )
     assert p == own.replace(context_filters=6)
     with pytest.raises(ValueError, match="--init"):
         preset_for_run("compact", tmp_path, context_only=True)

@@ -1,4 +1,5 @@
 """``cvq train``: --context-only fine-tunes and the usage errors of the command."""
+
 from __future__ import annotations
 
 import torch
@@ -13,17 +14,37 @@ from tests.helpers import image_tensor
 def run_context_only(tmp_path, data, init, steps: int, *options: str):
     """``cvq train --context-only`` for a few steps on the images of ``data``; returns (before, after)."""
     out = tmp_path / "run"
-    args = ["train", "--data", str(data), "--out", str(out), "--init", str(init), "--context-only",
-            "--crop", "64", "--batch-size", "2", "--steps", str(steps), "--val-every", str(steps),
-            "--val-images", "1", *options, "-q"]
+    args = [
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--init",
+        str(init),
+        "--context-only",
+        "--crop",
+        "64",
+        "--batch-size",
+        "2",
+        "--steps",
+        str(steps),
+        "--val-every",
+        str(steps),
+        "--val-images",
+        "1",
+        *options,
+        "-q",
+    ]
     r = CliRunner().invoke(main, args, catch_exceptions=False)
     assert r.exit_code == 0, r.output
     return load_weights(init), load_weights(out / "model.safetensors")
 
 
 def test_context_only_fine_tune_changes_only_the_context_models(tmp_path, image_folder, tiny_weights):
-    before, after = run_context_only(tmp_path, image_folder(3), tiny_weights, 3, "--name", "tiny-qat",
-                                     "--lr-scale", "50")
+    before, after = run_context_only(
+        tmp_path, image_folder(3), tiny_weights, 3, "--name", "tiny-qat", "--lr-scale", "50"
+    )
     b, a = before.model.state_dict(), after.model.state_dict()
     changed = {k for k in b if not torch.equal(b[k], a[k])}
     assert changed and all(k.startswith("context_models.") for k in changed)
@@ -41,8 +62,9 @@ def test_context_only_needs_a_model_to_start_from(tmp_path):
 def test_context_only_can_widen_the_context_model(tmp_path, image_folder, tiny_weights):
     """--context-filters/--context-blocks with --context-only: a new context model on the frozen coder,
     warm-started from the old one where shapes overlap; the result codes a file exactly."""
-    before, after = run_context_only(tmp_path, image_folder(3), tiny_weights, 2, "--context-filters", "6",
-                                     "--context-blocks", "2")
+    before, after = run_context_only(
+        tmp_path, image_folder(3), tiny_weights, 2, "--context-filters", "6", "--context-blocks", "2"
+    )
     assert (after.model.preset.context_filters, after.model.preset.context_blocks) == (6, 2)
     assert after.model.preset.replace(context_filters=4, context_blocks=1) == before.model.preset
     b, a = before.model.state_dict(), after.model.state_dict()
@@ -54,8 +76,21 @@ def test_context_only_can_widen_the_context_model(tmp_path, image_folder, tiny_w
 
 
 def test_context_width_must_be_positive(tmp_path, tiny_weights):
-    r = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--init",
-                                  str(tiny_weights), "--context-only", "--context-filters", "0"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--data",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "r"),
+            "--init",
+            str(tiny_weights),
+            "--context-only",
+            "--context-filters",
+            "0",
+        ],
+    )
     assert r.exit_code == 2 and "context model" in r.output
 
 

@@ -1,4 +1,5 @@
 """The image folder of a run: recursive listing, the fixed validation split, random crops."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """A few training steps on generated images: loss, checkpoints, export, stop and resume."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,30 @@ from cvqncodec.weights import load_weights
 def test_train_checkpoint_export_and_resume(tmp_path, image_folder):
     data = image_folder(4)
     out = tmp_path / "run"
-    args = ["train", "--data", str(data), "--out", str(out), "--preset", "tiny", "--crop", "64",
-            "--batch-size", "2", "--steps", "3", "--val-every", "2", "--val-images", "1",
-            "--checkpoint-minutes", "0", "--name", "tiny-trained", "-q"]
+    args = [
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--preset",
+        "tiny",
+        "--crop",
+        "64",
+        "--batch-size",
+        "2",
+        "--steps",
+        "3",
+        "--val-every",
+        "2",
+        "--val-images",
+        "1",
+        "--checkpoint-minutes",
+        "0",
+        "--name",
+        "tiny-trained",
+        "-q",
+    ]
     r = CliRunner().invoke(main, args, catch_exceptions=False)
     assert r.exit_code == 0, r.output
     state = torch.load(out / "checkpoint.pt", weights_only=True)
@@ -41,8 +63,17 @@ def test_train_checkpoint_export_and_resume(tmp_path, image_folder):
 def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, image_folder):
     """SIGTERM ends a run after its step with a checkpoint; --resume (preset read from that checkpoint)
     continues it where it stopped, with the same history."""
-    cfg = TrainConfig(data=str(image_folder(3)), out=str(tmp_path / "run"), steps=3, batch_size=2, crop=64,
-                      val_images=1, val_every=1, checkpoint_minutes=60, bf16=False)
+    cfg = TrainConfig(
+        data=str(image_folder(3)),
+        out=str(tmp_path / "run"),
+        steps=3,
+        batch_size=2,
+        crop=64,
+        val_images=1,
+        val_every=1,
+        checkpoint_minutes=60,
+        bf16=False,
+    )
     handler = signal.getsignal(signal.SIGTERM)
     logs = []
 

@@ -1,4 +1,5 @@
 """The loss of Eq. 8, the context-only loss and the schedule of Sec. 4.1."""
+
 from __future__ import annotations
 
 import torch

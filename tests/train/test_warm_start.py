@@ -1,4 +1,5 @@
 """Warm starts from an --init model: matching and widened tensors, latent channels, quantization levels."""
+
 from __future__ import annotations
 
 import torch
@@ -62,10 +63,14 @@ def test_warm_start_into_a_wider_preset_starts_as_the_old_network(tiny_model):
     # the same with a latent of another width at once: the old latent channels keep their values
     wider = CVQN(wide.preset.replace(latent_channels=source.preset.latent_channels + 4)).eval()
     own = wider.state_dict()
-    warm_start(own, source.state_dict(), group_channel_map(source.controller.group_channels,
-                                                          wider.controller.group_channels))
+    warm_start(
+        own, source.state_dict(), group_channel_map(source.controller.group_channels, wider.controller.group_channels)
+    )
     wider.load_state_dict(own)
-    mapped = [i for i, old in enumerate(group_channel_map(source.controller.group_channels,
-                                                          wider.controller.group_channels)) if old >= 0]
+    mapped = [
+        i
+        for i, old in enumerate(group_channel_map(source.controller.group_channels, wider.controller.group_channels))
+        if old >= 0
+    ]
     with torch.no_grad():
         assert torch.allclose(wider.encoder(x)[:, mapped], z_old, atol=1e-5)
