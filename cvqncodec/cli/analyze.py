@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import EPILOG, Log, common_options, handle_errors, load_model, pick_device
+from .common import EPILOG, Log, common_options, handle_errors, load_model, model_options, pick_device
 
 if TYPE_CHECKING:
     import torch
@@ -33,8 +33,7 @@ def _progress(bar, per_image: bool, channels: int) -> Callable[[int], None]:
     "--dataset", type=str, default=None, metavar="DIR", help="Average over every image in this folder instead."
 )
 @click.option("-o", "--output", type=str, required=True, metavar="DIR", help="Report folder (created; must be empty).")
-@click.option("-m", "--model", type=str, default=None, help="Model name (see 'cvq models') or weights file.")
-@click.option("-Q", "--quality", type=click.IntRange(1, 5), default=None, help="Pick model cvqn-qN.")
+@model_options
 @click.option("-f", "--force", is_flag=True, help="Write into a non-empty folder, overwriting the report files.")
 @common_options
 @handle_errors

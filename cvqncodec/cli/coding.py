@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import CvqError, InputError
-from .common import EPILOG, Log, common_options, handle_errors, load_model, pick_device
+from .common import EPILOG, Log, common_options, handle_errors, load_model, model_options, pick_device
 
 
 @click.command(epilog=EPILOG)
@@ -21,14 +21,7 @@ from .common import EPILOG, Log, common_options, handle_errors, load_model, pick
     default=None,
     help="Output .cvq file, '-' for stdout (default: INPUT with .cvq suffix; stdout when INPUT is '-').",
 )
-@click.option("-m", "--model", type=str, default=None, help="Model name (see 'cvq models') or weights file.")
-@click.option(
-    "-Q",
-    "--quality",
-    type=click.IntRange(1, 5),
-    default=None,
-    help="Rate: 1 (smallest files) .. 5 (best quality); picks model cvqn-qN.",
-)
+@model_options
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @common_options
 @handle_errors

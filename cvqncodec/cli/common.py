@@ -65,6 +65,20 @@ def common_options(func):
     return func
 
 
+def model_options(func):
+    """``-m/--model`` and ``-Q/--quality``: which model codes (see :func:`load_model`)."""
+    func = click.option(
+        "-Q",
+        "--quality",
+        type=click.IntRange(1, 5),
+        default=None,
+        help="Rate: 1 (smallest files) .. 5 (best quality); picks model cvqn-qN.",
+    )(func)
+    return click.option("-m", "--model", type=str, default=None, help="Model name (see 'cvq models') or weights file.")(
+        func
+    )
+
+
 def pick_device(device: str) -> str:
     import torch
 
