@@ -1,25 +1,44 @@
-"""The ``.cvq`` container: header, one arithmetic-coded stream per group, CRC32 (docs/FORMAT.md).
+"""The ``.cvq`` container: header, optional metadata, one arithmetic-coded stream per segment of each group,
+CRC32 (docs/FORMAT.md).
 
-Pure byte layout: no torch, no file I/O. All integers are big-endian.
+Pure byte layout and header arithmetic: no torch, no file I/O. All integers are big-endian.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from dataclasses import dataclass, field
 
-from .errors import BitstreamError, MismatchError
+import numpy as np
+
+from .errors import BitstreamError, InputError, MismatchError
 from .presets import DOWNSAMPLING
 
 MAGIC = b"\x89CVQ\r\n\x1a\n"
-#: 2: CDFs from the context models' integer tables (version 1 used float32 and is not read any more).
-FORMAT_VERSION = 2
+#: 3: an optional metadata section (ICC profile, EXIF, XMP). 2: CDFs from the context models' integer tables,
+#: no metadata (still read). Version 1 used float32 probabilities and is not read any more.
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (2, 3)
 WEIGHTS_ID_BYTES = 8
-MAX_DIMENSION = 1 << 20
+#: Largest height or width: the latent size ceil(side / 16) is stored as a u16.
+MAX_DIMENSION = 0xFFFF * DOWNSAMPLING
 #: Largest image (the encoder refuses larger inputs; a header claiming more is corrupt). The transforms run in
 #: tiles; this bounds the latent the context models hold (24 MP: see bench/RESULTS.md for the peak memory).
 MAX_PIXELS = 40_000_000
+#: Metadata tags of format 3 (docs/FORMAT.md); a reader skips tags it does not know.
+METADATA_TAGS = {1: "icc", 2: "exif", 3: "xmp"}
+METADATA_KINDS = {name: tag for tag, name in METADATA_TAGS.items()}
+#: Symbols per segment (== entropy.SEGMENT_SYMBOLS; repeated here so that the container needs no torch).
+SEGMENT_SYMBOLS = 1 << 16
+#: Decoder work model, in 1/160 of the work per symbol (measured on the CPU, docs/FORMAT.md "Limits"): every
+#: wavefront costs about 25 symbols of fixed overhead, every symbol re-decoded in a segment's growing prefix 1/160.
+WORK_PER_SYMBOL, WORK_PER_WAVEFRONT, WORK_PER_PREFIX_SYMBOL = 160, 4000, 1
+#: A header is refused when decoding it would cost more than WORK_FACTOR x a square latent of as many positions,
+#: plus WORK_FLOOR symbols (small images).
+WORK_FACTOR = 3
+WORK_FLOOR = 1 << 18
 
 
 @dataclass
@@ -40,6 +59,8 @@ class Header:
     #: Byte length of every stream, per group (a group has one stream per segment of its symbols).
     stream_lengths: list[list[int]] = field(default_factory=list)
     version: int = FORMAT_VERSION
+    #: Format 3: "icc", "exif" and/or "xmp" bytes, written back by the decoder (empty: no metadata).
+    metadata: dict[str, bytes] = field(default_factory=dict)
 
 
 class _Reader:
@@ -58,13 +79,104 @@ class _Reader:
         return struct.unpack(fmt, self.take(size))
 
 
+# ------------------------------------------------------------------------------------------ shape limits
+def latent_size(height: int, width: int) -> tuple[int, int]:
+    """Latent height and width of an image: ceil(side / 16)."""
+    return -(-height // DOWNSAMPLING), -(-width // DOWNSAMPLING)
+
+
+def image_size_problem(height: int, width: int) -> str | None:
+    """Why an image of ``height`` x ``width`` pixels cannot be carried by the format, or None."""
+    if not (1 <= height <= MAX_DIMENSION and 1 <= width <= MAX_DIMENSION):
+        return f"{width}x{height}: each side must be 1 .. {MAX_DIMENSION} px"
+    if height * width > MAX_PIXELS:
+        return f"{width}x{height} is too large ({height * width / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP)"
+    return None
+
+
+def _box_sum(x: np.ndarray, step: int, count: int) -> np.ndarray:
+    """y[t] = x[t] + x[t - step] + ... + x[t - (count - 1) step]: x convolved with ``count`` ones ``step`` apart."""
+    n = len(x) + step * (count - 1)
+    padded = np.zeros(n + step * count, dtype=np.int64)
+    padded[step * count : step * count + len(x)] = x
+    y = np.empty(n, dtype=np.int64)
+    for r in range(step):
+        cs = np.cumsum(padded[r::step])
+        y[r::step] = (cs[count:] - cs[:-count])[: len(y[r::step])]
+    return y
+
+
+def wavefront_sizes(channels: int, height: int, width: int) -> np.ndarray:
+    """Symbols on each non-empty wavefront t = 4c + 2h + w of a (channels, height, width) volume, in order."""
+    sizes = _box_sum(_box_sum(_box_sum(np.ones(1, dtype=np.int64), 4, channels), 2, height), 1, width)
+    return sizes[sizes > 0]
+
+
+def segment_bounds(sizes: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last + 1) wavefront of every segment: a segment closes at the end of the first wavefront that
+    brings it to SEGMENT_SYMBOLS symbols; the last one holds the rest."""
+    cum = np.cumsum(sizes)
+    bounds, first, before = [], 0, 0
+    while first < len(sizes):
+        last = int(np.searchsorted(cum, before + SEGMENT_SYMBOLS, side="left"))
+        last = min(last, len(sizes) - 1)
+        bounds.append((first, last + 1))
+        first, before = last + 1, int(cum[last])
+    return bounds
+
+
+def decode_work(groups: list[tuple[int, int]], latent_height: int, latent_width: int) -> int:
+    """The decoder's work for this latent layout, in the units of WORK_PER_SYMBOL (see FORMAT.md)."""
+    work = 0
+    for _, channels in groups:
+        sizes = wavefront_sizes(channels, latent_height, latent_width)
+        cum = np.cumsum(sizes)
+        prefix = 0  # the decoder re-decodes its segment's prefix at every wavefront
+        for first, last in segment_bounds(sizes):
+            before = int(cum[first - 1]) if first else 0
+            prefix += int(cum[first:last].sum()) - (last - first) * before
+        work += WORK_PER_SYMBOL * int(cum[-1]) + WORK_PER_WAVEFRONT * len(sizes) + WORK_PER_PREFIX_SYMBOL * prefix
+    return work
+
+
+def decode_work_problem(groups: list[tuple[int, int]], height: int, width: int) -> str | None:
+    """Why decoding an image of this shape with this group layout would cost out of proportion to its pixels
+    (extreme aspect ratios: many tiny wavefronts), or None. The encoder and the decoder apply the same rule:
+    at most WORK_FACTOR x the work of a square latent with as many positions, plus WORK_FLOOR symbols."""
+    lh, lw = latent_size(height, width)
+    side = math.isqrt(lh * lw - 1) + 1
+    limit = WORK_FACTOR * decode_work(groups, side, side) + WORK_PER_SYMBOL * WORK_FLOOR
+    if decode_work(groups, lh, lw) > limit:
+        return (
+            f"{width}x{height} is too elongated to decode in time proportional to its pixels "
+            "(the decoder's wavefronts would be too small; see docs/FORMAT.md, 'Limits')"
+        )
+    return None
+
+
+def check_image_shape(height: int, width: int, groups: list[tuple[int, int]] | None = None) -> None:
+    """InputError (exit 3) for an image the format cannot carry; with ``groups`` (a model's layout, as
+    :func:`cvqncodec.codec.group_layout`) also for one whose decoding would cost out of proportion."""
+    problem = image_size_problem(height, width)
+    if problem is None and groups is not None:
+        problem = decode_work_problem(groups, height, width)
+    if problem is not None:
+        raise InputError(problem)
+
+
+# ------------------------------------------------------------------------------------------ writing
 def pack(header: Header, streams: list[list[bytes]]) -> bytes:
-    """Serialize a header and its streams (a list per group), appending the CRC32 of everything before it."""
+    """Serialize a header and its streams (a list per group), appending the CRC32 of everything before it.
+
+    ValueError for fields out of range; InputError for an image shape the format cannot carry."""
+    check_image_shape(header.height, header.width, header.groups)
     if len(streams) != len(header.groups) or any(not 1 <= len(g) <= 0xFFFF for g in streams):
         raise ValueError("one or more streams per group")
+    header.stream_lengths = [[len(s) for s in g] for g in streams]
+    problem = header_problem(header)
+    if problem is not None:
+        raise ValueError(f"cannot write .cvq header: {problem}")
     name = header.model_name.encode("utf-8")
-    if len(name) > 255 or len(header.weights_id) != WEIGHTS_ID_BYTES:
-        raise ValueError("bad model identifier")
     out = bytearray(MAGIC)
     out += struct.pack(">BB", header.version, len(name)) + name + header.weights_id
     out += struct.pack(">IIB", header.height, header.width, header.color_channels)
@@ -76,6 +188,8 @@ def pack(header: Header, streams: list[list[bytes]]) -> bytes:
         out += struct.pack(">B", 0)
     else:
         out += struct.pack(">B", 1) + struct.pack(f">{len(header.permutation)}H", *header.permutation)
+    if header.version >= 3:
+        out += pack_metadata(header.metadata)
     for group in streams:
         out += struct.pack(f">H{len(group)}I", len(group), *[len(s) for s in group])
     for group in streams:
@@ -85,6 +199,29 @@ def pack(header: Header, streams: list[list[bytes]]) -> bytes:
     return bytes(out)
 
 
+def with_metadata(data: bytes, metadata: dict[str, bytes]) -> bytes:
+    """A .cvq file's bytes with its metadata replaced (``cvq encode`` adds the source's this way, after coding;
+    ``{}`` strips it). The streams are kept byte for byte."""
+    header, streams = unpack(data)
+    header.version, header.metadata = FORMAT_VERSION, {k: v for k, v in metadata.items() if v}
+    return pack(header, streams)
+
+
+def pack_metadata(metadata: dict[str, bytes]) -> bytes:
+    """The metadata section: u8 count, then (u8 tag, u32 length, bytes) per item in ascending tag order."""
+    unknown = set(metadata) - set(METADATA_KINDS)
+    if unknown:
+        raise ValueError(f"unknown metadata kinds {sorted(unknown)}")
+    items = sorted((METADATA_KINDS[k], v) for k, v in metadata.items() if v)
+    out = bytearray(struct.pack(">B", len(items)))
+    for tag, value in items:
+        if len(value) > 0xFFFFFFFF:
+            raise ValueError("metadata item too large")
+        out += struct.pack(">BI", tag, len(value)) + value
+    return bytes(out)
+
+
+# ------------------------------------------------------------------------------------------ reading
 def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
     """Parse and validate a .cvq file; raises BitstreamError or MismatchError with a one-line reason."""
     if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
@@ -92,8 +229,11 @@ def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
     r = _Reader(data)
     r.take(len(MAGIC))
     version, name_len = r.unpack(">BB")
-    if version != FORMAT_VERSION:
-        raise MismatchError(f".cvq format version {version} is not supported (this cvq reads {FORMAT_VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise MismatchError(
+            f".cvq format version {version} is not supported (this cvq reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))})"
+        )
     if len(data) < len(MAGIC) + 6 or zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
         raise BitstreamError("corrupted or truncated .cvq file (CRC32 mismatch)")
     try:
@@ -106,7 +246,10 @@ def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
     (n_groups,) = r.unpack(">B")
     groups = [r.unpack(">BH") for _ in range(n_groups)]
     (has_perm,) = r.unpack(">B")
+    if has_perm not in (0, 1):
+        raise BitstreamError("corrupted .cvq header (permutation flag)")
     perm = list(r.unpack(f">{lc}H")) if has_perm == 1 else None
+    metadata = _unpack_metadata(r) if version >= 3 else {}
     lengths = []
     for _ in range(n_groups):
         (count,) = r.unpack(">H")
@@ -114,28 +257,61 @@ def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
             raise BitstreamError("corrupted .cvq header (stream count)")
         lengths.append(list(r.unpack(f">{count}I")))
     header = Header(
-        name, weights_id, height, width, color, lc, lh, lw, [tuple(g) for g in groups], perm, lengths, version
+        name, weights_id, height, width, color, lc, lh, lw, [tuple(g) for g in groups], perm, lengths, version, metadata
     )
-    _validate(header, has_perm)
+    problem = header_problem(header)
+    if problem is not None:
+        raise BitstreamError(f"corrupted .cvq header ({problem})")
+    problem = decode_work_problem(header.groups, height, width)
+    if problem is not None:
+        raise BitstreamError(f"unsupported .cvq file: {problem}")
     streams = [[r.take(n) for n in group] for group in lengths]
     if r.pos != len(data) - 4:
         raise BitstreamError("corrupted .cvq file (length mismatch)")
     return header, streams
 
 
-def _validate(h: Header, has_perm: int) -> None:
-    def bad(what: str) -> BitstreamError:
-        return BitstreamError(f"corrupted .cvq header ({what})")
+def _unpack_metadata(r: _Reader) -> dict[str, bytes]:
+    """The metadata section; unknown tags are skipped, tag 0 and tags out of ascending order are corrupt."""
+    (count,) = r.unpack(">B")
+    metadata: dict[str, bytes] = {}
+    previous = 0
+    for _ in range(count):
+        tag, length = r.unpack(">BI")
+        if tag <= previous:
+            raise BitstreamError("corrupted .cvq header (metadata tags)")
+        value = r.take(length)
+        previous = tag
+        if tag in METADATA_TAGS:
+            metadata[METADATA_TAGS[tag]] = value
+    return metadata
 
-    if not (1 <= h.height <= MAX_DIMENSION and 1 <= h.width <= MAX_DIMENSION) or h.height * h.width > MAX_PIXELS:
-        raise bad("image size")
+
+def header_problem(h: Header) -> str | None:
+    """What is inconsistent or out of range in a header, or None (the decoding-cost rule is separate)."""
+    name = h.model_name.encode("utf-8")
+    if not 1 <= len(name) <= 255:
+        return "model name"
+    if len(h.weights_id) != WEIGHTS_ID_BYTES:
+        return "weights id"
+    if h.version not in READABLE_VERSIONS or (h.version < 3 and h.metadata):
+        return "version"
+    if image_size_problem(h.height, h.width) is not None:
+        return "image size"
     if h.color_channels not in (1, 3):
-        raise bad("colour channels")
-    if has_perm not in (0, 1):
-        raise bad("permutation flag")
-    if not h.groups or any(q < 2 or c < 1 for q, c in h.groups) or sum(c for _, c in h.groups) != h.latent_channels:
-        raise bad("groups")
-    if h.latent_height != -(-h.height // DOWNSAMPLING) or h.latent_width != -(-h.width // DOWNSAMPLING):
-        raise bad("latent size")
+        return "colour channels"
+    if not 1 <= h.latent_channels <= 0xFFFF or not 1 <= len(h.groups) <= 255:
+        return "groups"
+    if any(not (2 <= q <= 255 and 1 <= c <= 0xFFFF) for q, c in h.groups):
+        return "groups"
+    if sum(c for _, c in h.groups) != h.latent_channels:
+        return "groups"
+    if (h.latent_height, h.latent_width) != latent_size(h.height, h.width):
+        return "latent size"
     if h.permutation is not None and sorted(h.permutation) != list(range(h.latent_channels)):
-        raise bad("permutation")
+        return "permutation"
+    if len(h.stream_lengths) != len(h.groups) or any(
+        not 1 <= len(g) <= 0xFFFF or any(not 0 <= n <= 0xFFFFFFFF for n in g) for g in h.stream_lengths
+    ):
+        return "streams"
+    return None

@@ -45,6 +45,16 @@ class ModelError(CvqError):
     exit_code = 7
 
 
+class BackendError(CvqError):
+    """The torchac backend cannot be built or loaded (no C++ compiler or Python headers; exit 8)."""
+
+    exit_code = 8
+
+
+#: Exit code when standard output is closed early (`cvq ... | head`): what a shell reports for a tool killed by
+#: SIGPIPE (128 + 13); nothing is printed.
+BROKEN_PIPE = 141
+
 EXIT_CODES = {
     0: "success",
     1: "internal error (a bug: please report it)",
@@ -54,4 +64,6 @@ EXIT_CODES = {
     5: MismatchError.__doc__,
     6: OutputError.__doc__,
     7: ModelError.__doc__,
+    8: BackendError.__doc__,
+    BROKEN_PIPE: "standard output closed early (broken pipe)",
 }

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import re
+import struct
 import sys
 import tempfile
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .container import MAX_PIXELS
-from .errors import InputError, OutputError
+from .container import MAX_PIXELS, image_size_problem
+from .errors import InputError, OutputError, UsageError
 
 #: Extensions treated as images when a folder is listed (case-insensitive; hidden files are skipped).
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".pnm", ".ppm", ".tif", ".tiff", ".webp")
@@ -29,6 +33,10 @@ class LoadedImage:
     color_channels: int
     #: Conversions applied, for --verbose output.
     notes: list[str]
+    #: ICC profile, EXIF (orientation reset) and XMP of the source: "icc", "exif", "xmp" -> bytes.
+    metadata: dict[str, bytes] = field(default_factory=dict)
+    #: What the user should hear about even without --verbose (e.g. frames not coded).
+    warnings: list[str] = field(default_factory=list)
 
 
 def read_bytes(path: str) -> bytes:
@@ -53,25 +61,202 @@ def image_from_array(array: np.ndarray) -> LoadedImage:
 
 
 def decode_image(data: bytes, label: str = "input") -> LoadedImage:
-    """Decode PNG/JPEG/WebP/... bytes to RGB, converting greyscale, palette, 16-bit and opaque alpha."""
+    """Decode PNG/JPEG/WebP/... bytes to RGB, converting greyscale, palette, 16-bit and opaque alpha, applying
+    the EXIF orientation and keeping the ICC profile, EXIF and XMP (:attr:`LoadedImage.metadata`)."""
     if not data:
         raise InputError(f"{label}: empty file")
     with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's warnings on damaged metadata: the pixels still decode
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            im = Image.open(io.BytesIO(data))
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                raise InputError(
-                    f"{label}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP)"
-                )
-            im.load()
-        except InputError:
-            raise
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise InputError(f"{label}: not a supported image file") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise InputError(f"{label}: cannot decode image: {exc}") from None
+        im, frames = open_image(data, label)
+        im, notes = apply_orientation(im)
+        img = image_from_pil(im, label)
+        img.notes = notes + img.notes
+        img.metadata, meta_notes = image_metadata(im, img.color_channels)
+    img.notes += meta_notes
+    if frames > 1 and im.format == "MPO":
+        img.notes.append(f"MPO file: the first of {frames} images is coded")
+    elif frames > 1:
+        img.warnings.append(f"{label}: {frames} frames (animation or pages); only the first is coded")
+    return img
+
+
+def open_image(data: bytes, label: str) -> tuple[Image.Image, int]:
+    """The first frame of an image file, loaded, and its number of frames; InputError (exit 3) for anything
+    that is not a supported image of a size the format can carry."""
+    try:
+        im = Image.open(io.BytesIO(data))
+        w, h = im.size
+        problem = image_size_problem(h, w)
+        if problem is not None:
+            raise InputError(f"{label}: {problem}")
+        frames = frame_count(im)
+        im.load()
+    except (InputError, MemoryError):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(f"{label}: {too_large(exc)}") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{label}: not a supported image file") from None
+    except Exception as exc:  # Pillow's plugins raise many types on damaged files (OSError, TypeError, ...)
+        raise InputError(f"{label}: cannot decode image: {exc or type(exc).__name__}") from None
+    return im, frames
+
+
+def too_large(exc: Exception) -> str:
+    """Pillow's decompression-bomb error as cvq's 'too large' message."""
+    m = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(m.group(1)) / 1e6:.0f} MP" if m else "over 89 MP"
+    return f"too large ({size}; the limit is {MAX_PIXELS / 1e6:.0f} MP)"
+
+
+def frame_count(im: Image.Image) -> int:
+    """Frames of an animated or multi-page image (1 for still images; 2 when the count cannot be read)."""
+    try:
+        n = int(getattr(im, "n_frames", 1))
+    except (OSError, EOFError, ValueError, SyntaxError, struct.error):
+        n = 2
+    with contextlib.suppress(OSError, EOFError, ValueError):
+        im.seek(0)
+    return max(1, n)
+
+
+#: EXIF orientation -> (Pillow transpose, what it does), as djxl and every viewer apply it.
+ORIENTATIONS = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT, "mirrored left-right"),
+    3: (Image.Transpose.ROTATE_180, "rotated 180°"),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM, "mirrored top-bottom"),
+    5: (Image.Transpose.TRANSPOSE, "transposed"),
+    6: (Image.Transpose.ROTATE_270, "rotated 90° clockwise"),
+    7: (Image.Transpose.TRANSVERSE, "transversed"),
+    8: (Image.Transpose.ROTATE_90, "rotated 90° counter-clockwise"),
+}
+ORIENTATION_TAG = 0x0112
+
+
+def exif_orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1 .. 8; 1 when absent or unreadable)."""
+    try:
+        value = im.getexif().get(ORIENTATION_TAG, 1)
+    except (OSError, SyntaxError, ValueError, struct.error, TypeError):
+        return 1
+    return value if isinstance(value, int) and value in ORIENTATIONS else 1
+
+
+def apply_orientation(im: Image.Image) -> tuple[Image.Image, list[str]]:
+    """The image as viewers show it (EXIF orientation applied), and a note when it was turned; a
+    tiff:Orientation in the XMP is removed (:func:`image_metadata` resets the EXIF's)."""
+    orientation = exif_orientation(im)
+    if orientation == 1:
+        return im, []
+    method, what = ORIENTATIONS[orientation]
+    w, h = im.size
+    out = im.transpose(method)
+    out.info = dict(im.info)
+    out.format = im.format
+    if "xmp" in out.info:
+        out.info["xmp"] = _strip_xmp_orientation(out.info["xmp"])
+    return out, [f"EXIF orientation {orientation} applied ({what}): stored {w}x{h}, coded {out.width}x{out.height}"]
+
+
+def _strip_xmp_orientation(xmp: bytes | str) -> bytes | str:
+    for pattern in (r'\s*tiff:Orientation="[0-9]"', r"<tiff:Orientation>[0-9]</tiff:Orientation>"):
+        xmp = re.sub(pattern, "", xmp) if isinstance(xmp, str) else re.sub(pattern.encode(), b"", xmp)
+    return xmp
+
+
+def _tiff_exif(raw: bytes) -> bytes:
+    """EXIF bytes without JPEG's 'Exif\\0\\0' prefix: a TIFF header and IFDs."""
+    return raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
+
+
+def reset_exif_orientation(raw: bytes) -> bytes | None:
+    """EXIF bytes (TIFF structure, any prefix removed) with the orientation of IFD0 set to 1, everything else
+    byte for byte; None when the structure cannot be read (the EXIF is then dropped, never rotated twice)."""
+    data = bytearray(_tiff_exif(raw))
+    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    order = "<" if data[:2] == b"II" else ">"
+    try:
+        (ifd,) = struct.unpack_from(order + "I", data, 4)
+        (count,) = struct.unpack_from(order + "H", data, ifd)
+        for i in range(count):
+            entry = ifd + 2 + 12 * i
+            tag, kind, n = struct.unpack_from(order + "HHI", data, entry)
+            if tag == ORIENTATION_TAG:
+                if kind != 3 or n != 1:
+                    return None
+                struct.pack_into(order + "H", data, entry + 8, 1)
+    except struct.error:
+        return None
+    return bytes(data)
+
+
+def is_srgb_profile(icc: bytes) -> bool:
+    """Whether an RGB ICC profile maps colours as sRGB does (within 2/255 on a 6x6x6 grid, through
+    LittleCMS): such a profile is not stored, since an untagged decoded image means sRGB. False when it
+    cannot be told (the profile is then kept, which is never wrong)."""
+    try:
+        from PIL import ImageCms
+
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        v = np.linspace(0, 255, 6).round().astype(np.uint8)
+        grid = np.stack(np.meshgrid(v, v, v, indexing="ij"), -1).reshape(1, -1, 3)
+        out = ImageCms.profileToProfile(
+            Image.fromarray(grid, "RGB"),
+            profile,
+            ImageCms.createProfile("sRGB"),
+            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+            outputMode="RGB",
+        )
+    except Exception:  # ImportError, PyCMSError, OSError, ...: cannot tell
+        return False
+    return out is not None and int(np.abs(np.asarray(out, dtype=np.int16) - grid).max()) <= 2
+
+
+#: Largest metadata item carried (larger ones are dropped with a note).
+MAX_METADATA_ITEM = 1 << 24
+
+
+def image_metadata(im: Image.Image, color_channels: int) -> tuple[dict[str, bytes], list[str]]:
+    """The ICC profile (when it describes the coded pixels: RGB, or grey for greyscale), EXIF (orientation
+    already reset) and XMP of a decoded image, and notes on what was dropped."""
+    notes: list[str] = []
+    found: dict[str, bytes] = {}
+    icc = im.info.get("icc_profile")
+    if icc:
+        space = bytes(icc[16:20]).decode("ascii", "replace").strip() if len(icc) >= 128 else "?"
+        if space == "RGB" and color_channels == 3 and is_srgb_profile(bytes(icc)):
+            notes.append("sRGB ICC profile not stored (decoded images are sRGB)")
+        elif space == ("GRAY" if color_channels == 1 else "RGB"):
+            found["icc"] = bytes(icc)
+        else:
+            notes.append(
+                f"ICC profile dropped: it is for {space!r} data, the coded pixels are "
+                f"{'grey' if color_channels == 1 else 'RGB'}"
+            )
+    exif = im.info.get("exif")
+    if exif:
+        exif = reset_exif_orientation(exif)
+        if exif is None:
+            notes.append("EXIF dropped: not readable")
+        else:
+            found["exif"] = exif
+    xmp = im.info.get("xmp")
+    if xmp:
+        found["xmp"] = xmp.encode("utf-8") if isinstance(xmp, str) else bytes(xmp)
+    for kind, value in list(found.items()):
+        if len(value) > MAX_METADATA_ITEM:
+            del found[kind]
+            notes.append(f"{kind.upper()} dropped: {len(value)} bytes (the limit is {MAX_METADATA_ITEM})")
+    if found:
+        notes.append(f"metadata: {', '.join(f'{k.upper()} ({len(v)} bytes)' for k, v in found.items())}")
+    return found, notes
+
+
+def image_from_pil(im: Image.Image, label: str = "image") -> LoadedImage:
+    """A loaded PIL image -> LoadedImage, converting greyscale, palette, 16-bit and opaque alpha as
+    :func:`decode_image` does (InputError for transparency)."""
     notes: list[str] = []
     mode = im.mode
     if mode == "P" or mode == "PA":
@@ -131,6 +316,23 @@ def list_images(folder: str | os.PathLike, limit: int | None = None, recursive: 
     return files[:limit] if limit else files
 
 
+def readable_images(files: Sequence[Path]) -> tuple[list[Path], list[str]]:
+    """The files that load as images (decoded once each, then dropped), and a note for every one that does
+    not: ``cvq bench`` and ``cvq analyze --dataset`` skip those instead of stopping. InputError when none is
+    left."""
+    ok, notes = [], []
+    for path in files:
+        try:
+            load_image(str(path))
+        except InputError as exc:
+            notes.append(f"skipped {exc}")
+        else:
+            ok.append(path)
+    if files and not ok:
+        raise InputError(f"no readable images among {len(files)} files ({notes[0]}{', ...' if len(notes) > 1 else ''})")
+    return ok, notes
+
+
 def as_decoded(x: torch.Tensor, color_channels: int) -> torch.Tensor:
     """A reconstruction (N, 3, H, W) as ``cvq decode`` writes it: greyscale sources become the mean of the
     three channels (repeated in all three, so metrics compare like with like)."""
@@ -146,28 +348,88 @@ def to_uint8(x: torch.Tensor, color_channels: int = 3) -> np.ndarray:
     return a[:, :, 0] if color_channels == 1 else a
 
 
-def encode_image(array: np.ndarray, fmt: str = "PNG") -> bytes:
+#: Output image formats by extension (``cvq decode``): Pillow's format names.
+OUTPUT_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".ppm": "PPM",
+    ".pnm": "PPM",
+    ".pgm": "PPM",
+    ".bmp": "BMP",
+}
+#: How each format is written: JPEG at quality 95 without chroma subsampling, WebP lossless.
+SAVE_OPTIONS: dict[str, dict[str, object]] = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}}
+
+
+def encode_image(array: np.ndarray, fmt: str = "PNG", metadata: dict[str, bytes] | None = None) -> bytes:
+    """uint8 (H, W) or (H, W, 3) -> image file bytes in Pillow format ``fmt`` (see SAVE_OPTIONS), with the
+    ``metadata`` the format can carry (:func:`writable_metadata`; the rest is left out)."""
     buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format=fmt)
+    options = {**SAVE_OPTIONS.get(fmt, {}), **metadata_options(fmt, metadata or {})}
+    Image.fromarray(array).save(buf, format=fmt, **options)
     return buf.getvalue()
 
 
+#: Metadata each output format carries, and the largest item it takes (JPEG: one APP1 marker).
+METADATA_FORMATS: dict[str, dict[str, int]] = {
+    "PNG": {"icc": MAX_METADATA_ITEM, "exif": MAX_METADATA_ITEM, "xmp": MAX_METADATA_ITEM},
+    "JPEG": {"icc": MAX_METADATA_ITEM, "exif": 65533 - 6, "xmp": 65504},
+    "WEBP": {"icc": MAX_METADATA_ITEM, "exif": MAX_METADATA_ITEM, "xmp": MAX_METADATA_ITEM},
+    "TIFF": {"icc": MAX_METADATA_ITEM, "exif": MAX_METADATA_ITEM, "xmp": MAX_METADATA_ITEM},
+}
+
+
+def writable_metadata(fmt: str, metadata: dict[str, bytes]) -> dict[str, bytes]:
+    """The items of ``metadata`` that format ``fmt`` can carry (for a note on the others)."""
+    limits = METADATA_FORMATS.get(fmt, {})
+    return {k: v for k, v in metadata.items() if v and len(v) <= limits.get(k, -1)}
+
+
+def metadata_options(fmt: str, metadata: dict[str, bytes]) -> dict[str, object]:
+    """Pillow save options writing ``metadata`` (ICC profile, EXIF as TIFF bytes, XMP) in format ``fmt``."""
+    items = writable_metadata(fmt, metadata)
+    options: dict[str, object] = {}
+    if "icc" in items:
+        options["icc_profile"] = items["icc"]
+    if fmt == "TIFF" and ("exif" in items or "xmp" in items):
+        exif = Image.Exif()
+        if "exif" in items:
+            exif.load(items["exif"])
+        if "xmp" in items:
+            exif[700] = items["xmp"]
+        options["exif"] = exif
+    elif fmt == "PNG" and "xmp" in items:
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", items["xmp"].decode("utf-8", "replace"), zip=False)
+        options["pnginfo"] = info
+    elif "xmp" in items:
+        options["xmp"] = items["xmp"]
+    if "exif" in items and fmt != "TIFF":
+        options["exif"] = (b"Exif\x00\x00" if fmt == "JPEG" else b"") + items["exif"]
+    return options
+
+
+def format_of_extension(path: str) -> str | None:
+    """Pillow format name for an output path's extension, None for an extension with no format."""
+    return OUTPUT_FORMATS.get(Path(path).suffix.lower())
+
+
 def format_for(path: str) -> str:
-    """Pillow format name from an output path's extension (PNG for stdout or unknown extensions)."""
-    ext = Path(path).suffix.lower()
-    return (
-        {
-            ".png": "PNG",
-            ".ppm": "PPM",
-            ".pgm": "PPM",
-            ".bmp": "BMP",
-            ".tif": "TIFF",
-            ".tiff": "TIFF",
-            ".webp": "WEBP",
-        }.get(ext, "PNG")
-        if path != "-"
-        else "PNG"
-    )
+    """Pillow format name for an output path ('-': PNG on stdout); UsageError (exit 2) for a missing or
+    unknown extension: a file is never written in another format than its name says."""
+    if path == "-":
+        return "PNG"
+    fmt = format_of_extension(path)
+    if fmt is None:
+        known = ", ".join(sorted(OUTPUT_FORMATS))
+        raise UsageError(f"{path}: no image format for extension {Path(path).suffix or '(none)'!r} (use {known})")
+    return fmt
 
 
 def check_output(path: str, force: bool) -> None:
@@ -181,6 +443,21 @@ def check_output(path: str, force: bool) -> None:
         raise OutputError(f"{path}: already exists (use --force to overwrite)")
     if not p.parent.exists() and str(p.parent) not in ("", "."):
         raise OutputError(f"{path}: folder {p.parent} does not exist")
+    check_writable(path)
+
+
+def check_writable(path: str) -> None:
+    """OutputError (exit 6) unless a file can be created next to ``path`` (read-only file system, no
+    permission, ...): tried by creating and removing a temporary file, so that no work is wasted."""
+    if path == "-":
+        return
+    folder = Path(path).parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".cvq-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from None
 
 
 def write_atomic(path: str, data: bytes, force: bool) -> None:
@@ -191,8 +468,9 @@ def write_atomic(path: str, data: bytes, force: bool) -> None:
         return
     check_output(path, force)
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".part", dir=target.parent or ".")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".part", dir=target.parent or ".")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -200,6 +478,6 @@ def write_atomic(path: str, data: bytes, force: bool) -> None:
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except OSError as exc:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -58,8 +58,12 @@ class CVQN(nn.Module):
         """One padded image (1, 3, H, W) -> symbols of every group (Eq. 3) and the channel order."""
         if x.shape[0] != 1:
             raise ValueError("quantize expects a single image")
-        groups, perm = self.controller.quantize_symbols(
-            analyse(self.encoder, x, self.preset.latent_channels, tiling))
+        return self.quantize_latent(analyse(self.encoder, x, self.preset.latent_channels, tiling))
+
+    @torch.no_grad()
+    def quantize_latent(self, z: torch.Tensor) -> QuantizedLatent:
+        """Encoder output Z (1, C, h, w) -> symbols of every group (Eq. 3) and the channel order."""
+        groups, perm = self.controller.quantize_symbols(z)
         return QuantizedLatent([g[0].cpu() for g in groups], perm)
 
     @torch.no_grad()

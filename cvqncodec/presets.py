@@ -9,11 +9,36 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 
 IMPORTANCE_TYPES = ("predefined", "se", "re")
 #: Spatial down-sampling factor of the encoder: four stages of 2x (Sec. 3.1).
 DOWNSAMPLING = 16
+#: Ranges a preset must lie in (they bound the network a weights file can ask for before its tensors are read).
+MAX_WIDTH = 1024
+MAX_BLOCKS = 16
+MAX_LATENT_CHANNELS = 1024
+MAX_GROUPS = 16
+MAX_LEVELS = 64
+MAX_REDUCTION = 1024
+MAX_CONTEXT_FILTERS = 1024
+MAX_NAME = 64
+#: JSON type of every field: int, float, bool, str, or a tuple of one of them.
+FIELD_TYPES = {
+    "name": str,
+    "widths": (int,),
+    "blocks": int,
+    "latent_channels": int,
+    "levels": (int,),
+    "ratios": (float,),
+    "importance": str,
+    "wide_groups": bool,
+    "gdn": bool,
+    "reduction": int,
+    "context_filters": int,
+    "context_blocks": int,
+}
 
 
 @dataclass(frozen=True)
@@ -44,20 +69,9 @@ class Preset:
     context_blocks: int = 1
 
     def __post_init__(self) -> None:
-        if len(self.levels) != len(self.ratios) or not self.levels:
-            raise ValueError("levels and ratios must have the same, non-zero length")
-        if abs(sum(self.ratios) - 1.0) > 1e-6 or min(self.ratios) <= 0:
-            raise ValueError("ratios must be positive and sum to 1")
-        if min(self.levels) < 2 or max(self.levels) > 64:
-            raise ValueError("levels must lie in 2..64")
-        if self.importance not in IMPORTANCE_TYPES:
-            raise ValueError(f"importance must be one of {IMPORTANCE_TYPES}")
-        if len(self.widths) != 4:
-            raise ValueError("widths must give the four stage widths")
-        if self.context_filters < 1 or self.context_blocks < 0:
-            raise ValueError("the context model needs at least one filter and a non-negative number of blocks")
-        if self.latent_channels < len(self.levels):
-            raise ValueError("need at least one latent channel per group")
+        problem = _range_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
 
     @property
     def group_channels(self) -> tuple[int, ...]:
@@ -77,14 +91,81 @@ class Preset:
 
     @classmethod
     def from_json(cls, text: str) -> Preset:
-        d = json.loads(text)
-        for key in ("widths", "levels", "ratios"):
-            d[key] = tuple(d[key])
-        known = {f.name for f in dataclasses.fields(cls) if f.init}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        """A preset from its JSON (unknown keys are ignored, missing ones take their defaults); ValueError for
+        anything but a JSON object of well-typed fields within range (the text may come from any file)."""
+        try:
+            d = json.loads(text)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"not JSON: {exc}") from None
+        if not isinstance(d, dict):
+            raise ValueError("not a JSON object")
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.init and f.name in d:
+                kwargs[f.name] = _typed(f.name, d[f.name], FIELD_TYPES[f.name])
+        if "name" not in kwargs:
+            raise ValueError("no preset name")
+        return cls(**kwargs)
 
     def replace(self, **changes) -> Preset:
         return dataclasses.replace(self, **changes)
+
+
+def _is(value: object, kind: type) -> bool:
+    """JSON-typed check: bool is not an int, an int is a float; floats must be finite."""
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, kind)
+
+
+def _typed(name: str, value: object, kind: type | tuple) -> object:
+    """``value`` checked against a FIELD_TYPES entry (lists become tuples); ValueError otherwise."""
+    if isinstance(kind, tuple):
+        if not isinstance(value, list) or len(value) > 255 or not all(_is(v, kind[0]) for v in value):
+            raise ValueError(f"{name} must be a list of {kind[0].__name__}")
+        return tuple(value)
+    if not _is(value, kind):
+        raise ValueError(f"{name} must be {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _in(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _range_problem(p: Preset) -> str | None:
+    """What is out of range in a preset, or None."""
+    if not isinstance(p.name, str) or not 1 <= len(p.name) <= MAX_NAME:
+        return f"name must be 1 .. {MAX_NAME} characters"
+    if not isinstance(p.widths, tuple) or len(p.widths) != 4:
+        return "widths must give the four stage widths"
+    if not all(_in(w, 1, MAX_WIDTH) for w in p.widths):
+        return f"stage widths must lie in 1..{MAX_WIDTH}"
+    if not _in(p.blocks, 0, MAX_BLOCKS):
+        return f"blocks must lie in 0..{MAX_BLOCKS}"
+    if not isinstance(p.levels, tuple) or not isinstance(p.ratios, tuple):
+        return "levels and ratios must be tuples"
+    if len(p.levels) != len(p.ratios) or not 1 <= len(p.levels) <= MAX_GROUPS:
+        return f"levels and ratios must have the same length, 1..{MAX_GROUPS}"
+    if not all(_is(r, float) and r > 0 for r in p.ratios) or abs(sum(p.ratios) - 1.0) > 1e-6:
+        return "ratios must be positive and sum to 1"
+    if not all(_in(q, 2, MAX_LEVELS) for q in p.levels):
+        return f"levels must lie in 2..{MAX_LEVELS}"
+    if not _in(p.latent_channels, len(p.levels), MAX_LATENT_CHANNELS):
+        return f"need at least one latent channel per group, and at most {MAX_LATENT_CHANNELS}"
+    if p.importance not in IMPORTANCE_TYPES:
+        return f"importance must be one of {IMPORTANCE_TYPES}"
+    if not isinstance(p.wide_groups, bool) or not isinstance(p.gdn, bool):
+        return "wide_groups and gdn must be true or false"
+    if not _in(p.reduction, 1, MAX_REDUCTION):
+        return f"reduction must lie in 1..{MAX_REDUCTION}"
+    if not _in(p.context_filters, 1, MAX_CONTEXT_FILTERS) or not _in(p.context_blocks, 0, MAX_BLOCKS):
+        return f"the context model needs 1..{MAX_CONTEXT_FILTERS} filters and 0..{MAX_BLOCKS} residual blocks"
+    return None
 
 
 #: Named presets. "paper" follows Sec. 4.1 and the authors' code; the others are for CPUs.

@@ -1,8 +1,10 @@
-"""Plain-text output shared by the tools (bench tables, analyze summaries): numbers and fixed-width tables."""
+"""Plain-text output shared by the tools (bench tables, analyze summaries): numbers, fixed-width tables and
+strings from files made safe for a terminal."""
 
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 
 
@@ -30,3 +32,22 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: in
         ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+#: Unicode categories printed escaped: controls (ESC, BEL, CR, ...), format characters (bidi overrides,
+#: zero-width joiners), line and paragraph separators, surrogates, unassigned code points.
+UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Cn", "Zl", "Zp")
+
+
+def escape_control(s: str) -> str:
+    """``s`` with every control or invisible formatting character written as a Python escape (``\\x1b``,
+    ``\\u202e``), so that a string read from a file (a model name in a .cvq
+    header, a path) cannot move the cursor, clear the terminal or reorder what is printed."""
+
+    def safe(ch: str) -> str:
+        if unicodedata.category(ch) not in UNSAFE_CATEGORIES:
+            return ch
+        code = ord(ch)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+    return "".join(map(safe, s))

@@ -91,3 +91,12 @@ def test_cuda_and_cpu_compute_identical_cdfs(tiny_model):
         in_order = sym.reshape(-1)[order]
         decoded, wave = gpu.run(tuple(sym.shape), lambda a, b, _c, s=in_order: s[a:b])
         assert torch.equal(wave, cpu) and torch.equal(decoded, sym)
+
+
+def test_a_permutation_for_a_fixed_order_model_is_refused(tiny_model):  # issue #21, item 12
+    from cvqncodec.errors import BitstreamError
+
+    header, streams = container.unpack(codec.encode(tiny_model, image_tensor(16, 16)).data)
+    header.permutation = list(range(header.latent_channels))[::-1]
+    with pytest.raises(BitstreamError, match="fixed channel order"):
+        codec.decode(tiny_model, *container.unpack(container.pack(header, streams)))

@@ -64,5 +64,54 @@ def test_huge_claimed_size_is_refused_before_allocating(tiny_model, sample):
     header, streams = container.unpack(sample)
     header.height = header.width = 60000  # 3.6 gigapixels
     header.latent_height = header.latent_width = 3750
-    with pytest.raises(CvqError, match="image size"):
-        container.unpack(container.pack(header, streams))
+    with pytest.raises(CvqError, match="too large"):  # the writer refuses it
+        container.pack(header, streams)
+    at = len(container.MAGIC) + 2 + len(header.model_name.encode()) + container.WEIGHTS_ID_BYTES
+    body = bytearray(sample[:-4])
+    body[at : at + 8] = struct.pack(">II", 60000, 60000)
+    body[at + 9 + 2 : at + 9 + 6] = struct.pack(">HH", 3750, 3750)
+    with pytest.raises(CvqError, match="image size"):  # and the reader, before allocating anything
+        container.unpack(with_crc(bytes(body) + b"\0\0\0\0"))
+
+
+def consistent_file(sample: bytes, height: int, width: int, streams: list[bytes]) -> bytes:
+    """``sample`` claiming another size, with the latent size and every group's stream count to match (one
+    stream per segment), streams cycled from ``streams``, lengths and CRC recomputed: what bench/fuzz.py's
+    structure mode makes, and what item 5 of issue #21 showed blind mutations never make."""
+    header, _ = container.unpack(sample)
+    header.height, header.width = height, width
+    header.latent_height, header.latent_width = container.latent_size(height, width)
+    out = []
+    for _, c in header.groups:
+        n = len(container.segment_bounds(container.wavefront_sizes(c, header.latent_height, header.latent_width)))
+        out.append([streams[(len(out) + i) % len(streams)] for i in range(n)])
+    saved = container.decode_work_problem
+    container.decode_work_problem = lambda *args: None  # written as a hostile file would be
+    try:
+        return container.pack(header, out)
+    finally:
+        container.decode_work_problem = saved
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    long_side=st.integers(1, container.MAX_DIMENSION),
+    short_side=st.integers(1, 64),
+    tall=st.booleans(),
+    streams=st.lists(st.binary(max_size=40), min_size=1, max_size=4),
+)
+def test_self_consistent_claims_decode_or_fail_cleanly_in_time(
+    tiny_model, sample, long_side, short_side, tall, streams
+):
+    import time
+
+    height, width = (long_side, short_side) if tall else (short_side, long_side)
+    start = time.perf_counter()
+    try:
+        image, _ = decode_bytes(tiny_model, consistent_file(sample, height, width, streams))
+    except CvqError:
+        assert time.perf_counter() - start < 2.0
+        return
+    assert image.shape == (1, 3, height, width) and torch.isfinite(image).all()
+    # accepted shapes decode at a bounded cost per pixel (a 64 x 1 048 560 claim is refused, not decoded)
+    assert time.perf_counter() - start < 2.0 + 20e-6 * height * width

@@ -70,3 +70,119 @@ def test_save_is_atomic_and_readable_by_others(tmp_path):
     assert load_weights(path).name == "again"
     assert (path.stat().st_mode & 0o044) == 0o044
     assert [p.name for p in tmp_path.iterdir()] == ["a.safetensors"]
+
+
+# ---------------------------------------------------------------------------------------- issue #21, item 4
+def with_changes(tmp_path, source, name: str, preset: dict | None = None, meta: dict | None = None, state=None):
+    """A copy of the weights file ``source`` with preset fields, metadata or tensors replaced."""
+    import json
+
+    old_meta, _, _, _ = read_weights(source)
+    new_meta = dict(old_meta)
+    if preset is not None:
+        new_meta["cvqn.preset"] = json.dumps({**json.loads(old_meta["cvqn.preset"]), **preset})
+    new_meta.update(meta or {})
+    path = tmp_path / f"{name}.safetensors"
+    save_file(state if state is not None else load_file(str(source)), str(path), metadata=new_meta)
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"widths": [30000, 30000, 30000, 30000]}, "stage widths"),
+        ({"blocks": 10_000_000}, "blocks"),
+        ({"blocks": -1}, "blocks"),
+        ({"reduction": 0}, "reduction"),
+        ({"blocks": "2"}, "blocks must be int"),
+        ({"blocks": 2.0}, "blocks must be int"),
+        ({"blocks": True}, "blocks must be int"),
+        ({"blocks": {"nested": [1, {"deeper": 2}]}}, "blocks must be int"),
+        ({"widths": [4, 8, 8]}, "four stage widths"),
+        ({"widths": "abcd"}, "widths must be a list"),
+        ({"levels": [3, 5, 1000]}, "levels"),
+        ({"ratios": [0.5, 0.5, 0.0]}, "ratios"),
+        ({"latent_channels": 100_000}, "latent channel"),
+        ({"context_filters": 0}, "context model"),
+        ({"importance": ["se"]}, "importance must be str"),
+        ({"gdn": "yes"}, "gdn must be bool"),
+    ],
+)
+def test_hostile_presets_are_refused_before_building_anything(tmp_path, tiny_weights, change, match):
+    import time
+
+    path = with_changes(tmp_path, tiny_weights, "evil", preset=change)
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match=match):
+        load_weights(path)
+    assert time.perf_counter() - start < 2.0  # widths of 30 000 used to allocate 14 GB
+
+
+def test_presets_that_are_not_json_objects_are_refused(tmp_path, tiny_weights):
+    for text in ("[1, 2]", "{", "null", "[" * 100_000 + "]" * 100_000, '{"widths": [4, 8, 8, 12]}'):
+        path = with_changes(tmp_path, tiny_weights, "bad", meta={"cvqn.preset": text})
+        with pytest.raises(ModelError, match="invalid preset"):
+            load_weights(path)
+
+
+def test_a_preset_the_tensors_do_not_fit_is_refused_before_building(tmp_path, tiny_weights):
+    """The largest preset in range, in a small file: the shapes are compared on a meta-device network."""
+    import time
+
+    big = {"widths": [1024] * 4, "blocks": 16, "context_filters": 1024, "context_blocks": 16, "reduction": 1}
+    path = with_changes(tmp_path, tiny_weights, "big", preset=big)
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match="do not match their preset"):
+        load_weights(path)
+    assert time.perf_counter() - start < 5.0
+    state = load_file(str(tiny_weights))
+    state["extra.weight"] = torch.zeros(3)
+    with pytest.raises(ModelError, match="unexpected extra.weight"):
+        load_weights(with_changes(tmp_path, tiny_weights, "extra", state=state))
+    state = load_file(str(tiny_weights))
+    key = next(k for k in state if k.endswith("int_weight"))
+    state[key] = state[key].float()
+    with pytest.raises(ModelError, match="wrong shape or type"):
+        load_weights(with_changes(tmp_path, tiny_weights, "kind", state=state))
+
+
+@pytest.mark.parametrize("table, value", [("int_shift", -1), ("int_weight", 1 << 20), ("exp_table", -5)])
+def test_integer_tables_out_of_range_are_refused(tmp_path, tiny_weights, table, value):
+    state = load_file(str(tiny_weights))
+    key = next(k for k in state if k.endswith(table))
+    state[key] = state[key].clone()
+    state[key].view(-1)[-1] = value
+    with pytest.raises(ModelError, match="out of range|non-increasing"):
+        load_weights(with_changes(tmp_path, tiny_weights, "table", state=state))
+
+
+def test_non_finite_weights_cards_and_names_are_refused(tmp_path, tiny_weights):
+    state = load_file(str(tiny_weights))
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    state[key] = state[key].clone()
+    state[key].view(-1)[0] = float("nan")
+    with pytest.raises(ModelError, match="non-finite"):
+        load_weights(with_changes(tmp_path, tiny_weights, "nan", state=state))
+    with pytest.raises(ModelError, match="model card"):
+        load_weights(with_changes(tmp_path, tiny_weights, "card", meta={"cvqn.card": "[1, 2]"}))
+    with pytest.raises(ModelError, match="control characters"):
+        load_weights(with_changes(tmp_path, tiny_weights, "esc", meta={"cvqn.name": "evil\x1b[2J"}))
+    with pytest.raises(ModelError, match="255 bytes"):
+        load_weights(with_changes(tmp_path, tiny_weights, "long", meta={"cvqn.name": "x" * 256}))
+    assert load_weights(with_changes(tmp_path, tiny_weights, "anon", meta={"cvqn.name": ""})).name == "anon"
+
+
+@pytest.mark.parametrize("preset", ["tiny", "compact", "small"])
+@pytest.mark.parametrize("importance", ["predefined", "se", "re"])
+def test_expected_tensors_match_a_built_network(preset, importance):
+    from cvqncodec.model import CVQN
+    from cvqncodec.presets import get_preset
+    from cvqncodec.weights import expected_tensors
+
+    p = get_preset(preset, importance=importance)
+    built = {k: (tuple(v.shape), v.is_floating_point()) for k, v in CVQN(p).state_dict().items()}
+    assert expected_tensors(p) == built
+    wide = get_preset("tiny", wide_groups=True, gdn=True, importance=importance)
+    assert expected_tensors(wide) == {
+        k: (tuple(v.shape), v.is_floating_point()) for k, v in CVQN(wide).state_dict().items()
+    }

@@ -10,12 +10,14 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from ..imageio import as_decoded
 from ..metrics import ms_ssim, ms_ssim_db, psnr
 from ..model import CVQN, pad_to_multiple
 from ..presets import DOWNSAMPLING
+from .original import thumbnail
 
 NAN = float("nan")
 
@@ -156,6 +158,8 @@ class InfluenceSummary:
     #: Name, width and height of every image.
     names: list[str] = field(default_factory=list)
     sizes: list[tuple[int, int]] = field(default_factory=list)
+    #: The first image, reduced for the figures' original-image panel: uint8 (h, w) or (h, w, 3).
+    first_image: np.ndarray | None = None
 
     @property
     def channels(self) -> int:
@@ -201,6 +205,8 @@ def analyze_images(
         r = channel_influence(model, image.to(device), rate=True, color_channels=color_channels, progress=progress)
         if per_image:  # keep the first image's latent only
             del r["z_hat"]
+        else:
+            first_image = thumbnail(image, color_channels)
         per_image.append(r)
         h, w = image.shape[-2:]
         names.append(name)
@@ -236,4 +242,5 @@ def analyze_images(
         first_permutation=first["permutation"],
         names=names,
         sizes=sizes,
+        first_image=first_image,
     )

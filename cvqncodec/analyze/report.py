@@ -1,4 +1,5 @@
-"""The report folder of ``cvq analyze``: influence.csv/.json, summary.txt and the figures (docs/ANALYZE.md).
+"""The report folder of ``cvq analyze``: influence.csv/.json, summary.txt and the two figures (PNG, SVG or
+PDF; docs/ANALYZE.md).
 
 Numbers come from :mod:`.channels`, pictures from :mod:`.figures`; this module lays them out and writes
 them. Channels are 0-based (as in ``cvq info``'s channel order), groups 1-based (as in ``cvq info``).
@@ -20,10 +21,16 @@ from ..metrics import MS_SSIM_MIN_SIDE
 from ..text import fmt, plural
 from ..weights import LoadedModel
 from .channels import InfluenceSummary
-from .figures import channels_png, check_matplotlib, influence_png
+from .figures import check_matplotlib, influence_figure
+from .latent import channels_figure
 
-#: Files written into the report folder, in this order.
-FILES = ("channels.png", "influence.csv", "influence.json", "influence.png", "summary.txt")
+
+def report_files(fmt: str = "png") -> tuple[str, ...]:
+    """The files written into the report folder, in this order, with the figures as ``fmt``."""
+    return (f"channels.{fmt}", "influence.csv", "influence.json", f"influence.{fmt}", "summary.txt")
+
+
+FILES = report_files("png")  # the default: PNG figures
 CSV_COLUMNS = ("channel", "group", "levels", "psnr_loss_db", "ms_ssim_loss", "ms_ssim_loss_db", "bits")
 MIN_SIDE = f"{MS_SSIM_MIN_SIDE} px"
 
@@ -212,27 +219,30 @@ def check_folder(path: str, force: bool) -> Path:
     return p
 
 
-def write_report(path: str, summary: InfluenceSummary, meta: dict, force: bool) -> tuple[list[Path], str]:
-    """Render every file first, then create the folder and write each file atomically.
-    ``meta`` (tool, version, model, title, image or dataset) heads the JSON; its title heads the figures.
-    Returns (paths written, summary text)."""
+def write_report(
+    path: str, summary: InfluenceSummary, meta: dict, force: bool, fmt: str = "png"
+) -> tuple[list[Path], str]:
+    """Render every file first, then create the folder and write each file atomically, the figures as
+    ``fmt`` (png, svg or pdf). ``meta`` (tool, version, model, title, image or dataset) heads the JSON,
+    which also lists the files; its title heads the figures. Returns (paths written, summary text)."""
     check_matplotlib()
     title = meta.get("title", "")
     text = summary_text(summary, meta)
-    contents = {
-        "channels.png": channels_png(summary, title),
-        "influence.csv": influence_csv(summary),
-        "influence.json": influence_json(summary, meta),
-        "influence.png": influence_png(summary, title),
-        "summary.txt": text.encode(),
-    }
+    files = report_files(fmt)
+    rendered = (
+        channels_figure(summary, title, fmt),
+        influence_csv(summary),
+        influence_json(summary, {**meta, "files": list(files)}),
+        influence_figure(summary, title, fmt),
+        text.encode(),
+    )
     folder = check_folder(path, force)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{path}: cannot create folder: {exc.strerror or exc}") from None
     written = []
-    for name in FILES:
-        write_atomic(str(folder / name), contents[name], force=True)
+    for name, data in zip(files, rendered):
+        write_atomic(str(folder / name), data, force=True)
         written.append(folder / name)
     return written, text

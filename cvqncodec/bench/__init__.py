@@ -11,7 +11,8 @@ Modules, in dependency order:
 - ``bd``: Bjøntegaard delta rates; ``matching``: the matched-bpp comparison;
 - ``pillow_codecs``: the conventional codecs; ``conventional``: their registry and ``--codecs`` names;
 - ``coding``: one image through the real path; ``runner``: tasks, workers, :func:`run_bench`;
-- ``tables``: what is printed; ``figure``: the plot.
+- ``tables``: what is printed; ``figure``: the plot; ``crops``: the side-by-side crops;
+- ``outputs``: the ``--json-dir`` and ``--crops`` folders.
 
 The click command is :mod:`cvqncodec.cli.bench`. Nothing here imports torch until a run starts.
 """
@@ -24,7 +25,18 @@ from .conventional import ALIASES, CODECS, available_codecs, parse_codecs
 from .figure import check_matplotlib, plot
 from .matching import Match, match_bpp
 from .pillow_codecs import Conventional
-from .records import BenchResult, Point, Record, compressai_results, results_json, summarize
+from .records import (
+    BenchResult,
+    Point,
+    Record,
+    compressai_objects,
+    compressai_results,
+    json_file_names,
+    results_files,
+    results_json,
+    slug,
+    summarize,
+)
 from .runner import Task, Worker, default_models, resolve_models, run_bench, run_tasks
 from .tables import render_report
 
@@ -47,15 +59,19 @@ __all__ = [
     "check_matplotlib",
     "code_conventional",
     "code_cvqn",
+    "compressai_objects",
     "compressai_results",
     "default_models",
+    "json_file_names",
     "match_bpp",
     "parse_codecs",
     "plot",
     "render_report",
     "resolve_models",
+    "results_files",
     "results_json",
     "run_bench",
     "run_tasks",
+    "slug",
     "summarize",
 ]

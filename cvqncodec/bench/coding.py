@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,7 +17,9 @@ from .records import Record
 
 if TYPE_CHECKING:
     import torch
+    from PIL import Image
 
+    from ..imageio import LoadedImage
     from ..model import QuantizedLatent
     from ..weights import LoadedModel
 
@@ -53,25 +56,46 @@ def _decode_cvq(loaded: LoadedModel, data: bytes, device: str) -> tuple[torch.Te
     return codec.decode(loaded, header, streams, device)
 
 
-def code_cvqn(loaded: LoadedModel, image: str, label: str, source: str, device: str) -> list[Record]:
-    """Code the image file ``image`` with a loaded model: one Record on the curve ``label``."""
+@dataclass
+class RoundTrip:
+    """One image through a codec's real path: the coded bytes, what decodes from them, the seconds."""
+
+    data: bytes
+    #: (1, 3, H, W) in [0, 1] as the codec's decoder writes it (greyscale sources: grey in all three).
+    decoded: torch.Tensor
+    enc_s: float
+    dec_s: float
+
+
+def cvqn_round_trip(loaded: LoadedModel, img: LoadedImage, device: str) -> RoundTrip:
+    """Encode a loaded image to .cvq bytes, parse and decode them; checks that the latent survives."""
     import torch
 
     from .. import codec
-    from ..imageio import as_decoded, load_image
+    from ..imageio import as_decoded
+
+    with torch.no_grad():
+        res, enc = timed(codec.encode, loaded, img.tensor, img.color_channels, device)
+        (rec, latent), dec = timed(_decode_cvq, loaded, res.data, device)
+    if not all(
+        torch.equal(a.cpu().to(torch.int64), b.cpu().to(torch.int64)) for a, b in zip(res.latent.groups, latent.groups)
+    ):
+        raise RuntimeError(f"the decoded latent differs from the encoder's ({loaded.name})")
+    return RoundTrip(res.data, as_decoded(rec.clamp(0, 1), img.color_channels), enc, dec)  # as `cvq decode` writes
+
+
+def code_cvqn(loaded: LoadedModel, image: str, label: str, source: str, device: str) -> list[Record]:
+    """Code the image file ``image`` with a loaded model: one Record on the curve ``label``."""
+    from ..imageio import load_image
     from ..metrics import bpp, ms_ssim, psnr
 
     img = load_image(image)
     x = img.tensor
     _, _, h, w = x.shape
-    with torch.no_grad():
-        res, enc = timed(codec.encode, loaded, x, img.color_channels, device)
-        (rec, latent), dec = timed(_decode_cvq, loaded, res.data, device)
-    if not all(
-        torch.equal(a.cpu().to(torch.int64), b.cpu().to(torch.int64)) for a, b in zip(res.latent.groups, latent.groups)
-    ):
-        raise RuntimeError(f"{image}: the decoded latent differs from the encoder's ({loaded.name})")
-    rec = as_decoded(rec.clamp(0, 1), img.color_channels)  # greyscale: what `cvq decode` writes
+    try:
+        rt = cvqn_round_trip(loaded, img, device)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{image}: {exc}") from None
     return [
         Record(
             label,
@@ -81,12 +105,12 @@ def code_cvqn(loaded: LoadedModel, image: str, label: str, source: str, device: 
             Path(image).name,
             h,
             w,
-            len(res.data),
-            bpp(len(res.data), h, w),
-            psnr(x, rec),
-            ms_ssim(x, rec),
-            enc,
-            dec,
+            len(rt.data),
+            bpp(len(rt.data), h, w),
+            psnr(x, rt.decoded),
+            ms_ssim(x, rt.decoded),
+            rt.enc_s,
+            rt.dec_s,
             loaded.weights_id.hex(),
         )
     ]
@@ -99,6 +123,17 @@ def _decode_rgb(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as im:
         im.load()
         return np.array(im if im.mode == "RGB" else im.convert("RGB"))
+
+
+def conventional_round_trip(
+    codec: Conventional, image: Image.Image, setting: float, threads: int | None = None
+) -> tuple[bytes, np.ndarray, float, float]:
+    """(bytes, decoded uint8 (H, W, 3), encode s, decode s) of a PIL image at one setting of ``codec``."""
+    data, enc = timed(codec.encode, image, setting, threads)
+    out, dec = timed(_decode_rgb, data)
+    if out.shape != (image.height, image.width, 3):
+        raise RuntimeError(f"{codec.label} decoded {out.shape} from {(image.height, image.width, 3)}")
+    return data, out, enc, dec
 
 
 def code_conventional(
@@ -115,10 +150,7 @@ def code_conventional(
     image = Image.fromarray(array)  # no metadata: nothing but the pixels is coded
     records = []
     for i, s in enumerate(codec.settings):
-        data, enc = timed(codec.encode, image, s, threads)
-        out, dec = timed(_decode_rgb, data)
-        if out.shape != array.shape:
-            raise RuntimeError(f"{codec.label} decoded {out.shape} from {array.shape}")
+        data, out, enc, dec = conventional_round_trip(codec, image, s, threads)
         rec = image_from_array(out).tensor
         records.append(
             Record(

@@ -19,6 +19,11 @@ class Match:
     ms_ssim_db_diff: float  # the same in dB
 
 
+def nearest(candidates: Sequence[Record], bpp: float) -> Record | None:
+    """The candidate nearest in bpp to ``bpp`` (ties: the lower setting); None for no candidates."""
+    return min(candidates, key=lambda c: (abs(c.bpp - bpp), c.order), default=None)
+
+
 def match_bpp(records: Sequence[Record], ours: str, codecs: Sequence[str]) -> list[Match]:
     """Per image and per rate point of ``ours``, the setting of each codec with the nearest bpp; returns
     the paired MS-SSIM differences (ours - theirs) and both mean bpps, averaged over the images where
@@ -37,7 +42,7 @@ def match_bpp(records: Sequence[Record], ours: str, codecs: Sequence[str]) -> li
                 cands = [c for c in by_image.get((codec, r.image), []) if c.ms_ssim is not None]
                 if r.ms_ssim is None or not cands:
                     continue
-                pairs.append((r, min(cands, key=lambda c, r=r: (abs(c.bpp - r.bpp), c.order))))
+                pairs.append((r, nearest(cands, r.bpp)))
             if pairs:
                 out.append(
                     Match(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,26 +116,68 @@ def _json_number(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def compressai_results(curves: dict[str, list[Point]], descriptions: dict[str, str]) -> dict | list[dict]:
-    """CompressAI-style results: one object per codec, a list of them when there are several."""
-    columns = {
-        "bpp": "bpp",
-        "psnr-rgb": "psnr",
-        "ms-ssim-rgb": "ms_ssim",
-        "encoding_time": "enc_s",
-        "decoding_time": "dec_s",
-    }
-    objs = [
+#: CompressAI's result columns and the Point attribute each one holds.
+COMPRESSAI_COLUMNS = {
+    "bpp": "bpp",
+    "psnr-rgb": "psnr",
+    "ms-ssim-rgb": "ms_ssim",
+    "encoding_time": "enc_s",
+    "decoding_time": "dec_s",
+}
+
+
+def compressai_objects(curves: dict[str, list[Point]], descriptions: dict[str, str]) -> list[dict]:
+    """One CompressAI results object per codec (``{"name", "description", "results": {column: [...]}}``),
+    the shape ``python -m compressai.utils.plot -f FILE`` reads, one entry per rate point."""
+    return [
         {
             "name": codec,
             "description": descriptions.get(codec, codec),
-            "results": {key: [_json_number(getattr(p, attr)) for p in points] for key, attr in columns.items()},
+            "results": {
+                key: [_json_number(getattr(p, attr)) for p in points] for key, attr in COMPRESSAI_COLUMNS.items()
+            },
         }
         for codec, points in curves.items()
     ]
+
+
+def compressai_results(curves: dict[str, list[Point]], descriptions: dict[str, str]) -> dict | list[dict]:
+    """The combined ``--json FILE`` document: the one object of a single codec, else a list of them."""
+    objs = compressai_objects(curves, descriptions)
     return objs[0] if len(objs) == 1 else objs
 
 
 def results_json(result: BenchResult) -> str:
-    """The ``--json`` file's text."""
+    """The ``--json FILE`` text (combined: a list when several codecs ran)."""
     return json.dumps(compressai_results(result.curves, result.descriptions), indent=2) + "\n"
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a curve name: 'HEIF (HEVC)' -> 'heif-hevc', 'JPEG 2000' -> 'jpeg-2000'."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "codec"
+
+
+def unique_names(stems: Sequence[str], suffix: str) -> list[str]:
+    """``stem + suffix`` for each stem, a ``-2``, ``-3``... added to repeats so that no two are equal."""
+    out: list[str] = []
+    for stem in stems:
+        name, n = stem + suffix, 1
+        while name in out:
+            n += 1
+            name = f"{stem}-{n}{suffix}"
+        out.append(name)
+    return out
+
+
+def json_file_names(codecs: Sequence[str]) -> dict[str, str]:
+    """{curve name: its ``--json-dir`` file name}, e.g. {"HEIF (HEVC)": "heif-hevc.json"}."""
+    return dict(zip(codecs, unique_names([slug(c) for c in codecs], ".json")))
+
+
+def results_files(result: BenchResult) -> dict[str, str]:
+    """The ``--json-dir`` files: {file name: text}, one CompressAI results object per codec."""
+    names = json_file_names(list(result.curves))
+    return {
+        names[obj["name"]]: json.dumps(obj, indent=2) + "\n"
+        for obj in compressai_objects(result.curves, result.descriptions)
+    }

@@ -1,5 +1,5 @@
 """The ``cvq`` command: one click group, one module per command family (light at import: each command
-imports the library it drives when it runs)."""
+imports the library it drives when it runs, so ``cvq info`` and every ``--help`` import no torch)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ import click
 from .. import __version__
 from .analyze import analyze
 from .bench import bench
-from .coding import decode, encode, info, models
 from .common import EPILOG
+from .decode import decode
+from .encode import encode
+from .info import info, models
 from .train import train
 
+#: -h as well as --help, on the group and (inherited) on every command.
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
-@click.group(epilog=EPILOG)
+
+@click.group(epilog=EPILOG, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="cvq")
 def main() -> None:
     """cvq: learned image codec (CVQN, channel-level variable quantization)."""

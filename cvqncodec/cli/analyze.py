@@ -35,6 +35,14 @@ def _progress(bar, per_image: bool, channels: int) -> Callable[[int], None]:
 @click.option("-o", "--output", type=str, required=True, metavar="DIR", help="Report folder (created; must be empty).")
 @model_options
 @click.option("-f", "--force", is_flag=True, help="Write into a non-empty folder, overwriting the report files.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "svg", "pdf"]),
+    default="png",
+    show_default=True,
+    help="Format of the two figures (svg and pdf: vector graphics for papers).",
+)
 @common_options
 @handle_errors
 def analyze(
@@ -44,20 +52,22 @@ def analyze(
     model: str | None,
     quality: int | None,
     force: bool,
+    fmt: str,
     device: str,
     quiet: bool,
     verbose: int,
 ) -> None:
     """Channel influence and rate: zero each latent channel in turn and measure the loss.
 
-    Writes OUTPUT/channels.png, influence.csv, influence.json, influence.png and summary.txt, and prints
-    the summary. INPUT is an image ('-' for stdin), or use --dataset DIR. The figures need matplotlib.
+    Writes OUTPUT/channels.png, influence.csv, influence.json, influence.png and summary.txt (the figures
+    as .svg or .pdf with --format), and prints the summary. INPUT is an image ('-' for stdin), or use
+    --dataset DIR. The figures need matplotlib.
     """
     from tqdm import tqdm
 
     from .. import __version__
     from ..analyze import analyze_images, check_folder, check_matplotlib, model_meta, write_report
-    from ..imageio import list_images, load_image
+    from ..imageio import list_images, load_image, readable_images
     from ..text import plural
 
     log = Log(quiet, verbose)
@@ -67,12 +77,15 @@ def analyze(
     check_folder(output, force)
     dev = pick_device(device)
     if dataset is not None:
-        files, first = list_images(dataset), None
+        files, skipped = readable_images(list_images(dataset))  # a corrupt image is skipped with a note
+        for line in skipped:
+            log.info(f"note: {line}")
+        first = None
     else:
         files, first = [Path(input)], load_image(input)  # bad input: exit 3 before any model is loaded
     loaded = load_model(model, quality, dev)
     net = loaded.model
-    label = "<stdin>" if input == "-" else str(input)
+    label = "<stdin>" if input in (None, "-") else Path(input).name  # titles name the file, not its folder
 
     def images() -> Iterator[tuple[str, torch.Tensor, int]]:
         for i, f in enumerate(files):
@@ -101,14 +114,15 @@ def analyze(
         "title": (
             f"{label}, model {loaded.name}"
             if dataset is None
-            else f"{dataset} ({plural(len(files), 'image')}; channels of {files[0].name}), model {loaded.name}"
+            else f"{Path(dataset).resolve().name} ({plural(len(files), 'image')}; channels of {files[0].name}), "
+            f"model {loaded.name}"
         ),
     }
     if dataset is not None:
         meta["dataset"] = dataset
     else:
-        meta["image"] = label
-    written, text = write_report(output, summary, meta, force)
+        meta["image"] = "<stdin>" if input == "-" else str(input)
+    written, text = write_report(output, summary, meta, force, fmt)
     if not quiet:
         click.echo(text, nl=False)
     log.info(

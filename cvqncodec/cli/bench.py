@@ -56,7 +56,15 @@ def _codecs_option(ctx, param, value):
     type=str,
     default=None,
     metavar="FILE",
-    help="Write CompressAI-style results (one object per codec; a list for several).",
+    help="Write CompressAI-style results to one file (a list when several codecs ran); a folder "
+    "(existing, or ending in '/') is --json-dir.",
+)
+@click.option(
+    "--json-dir",
+    type=str,
+    default=None,
+    metavar="DIR",
+    help="Write one CompressAI results file per codec, DIR/<codec>.json (compressai.utils.plot reads them).",
 )
 @click.option(
     "--plot",
@@ -74,8 +82,21 @@ def _codecs_option(ctx, param, value):
     show_default=True,
     help="Worker processes (one torch thread each); use 1 for timings.",
 )
+@click.option(
+    "--crops",
+    "crops_dir",
+    type=str,
+    default=None,
+    metavar="DIR",
+    help="Write side-by-side crops of every codec at the bpp nearest each model's, a PNG per image and model.",
+)
 @click.option("--limit", type=click.IntRange(1, None), default=None, help="Use only the first N images (by name).")
-@click.option("-f", "--force", is_flag=True, help="Overwrite existing --json / --plot files.")
+@click.option(
+    "-f",
+    "--force",
+    is_flag=True,
+    help="Overwrite --json/--plot/--json-dir files; write into a non-empty --crops folder.",
+)
 @click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),
@@ -83,7 +104,7 @@ def _codecs_option(ctx, param, value):
     show_default=True,
     help="Where to run the transforms (entropy coding is on the CPU).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notes on stderr.")
+@click.option("--quiet", is_flag=True, help="No progress bar and no notes on stderr.")
 @click.option("-v", "--verbose", count=True, help="Tracebacks for internal errors.")
 @handle_errors
 def bench(
@@ -95,7 +116,9 @@ def bench(
     match_bpp,
     bd_method,
     json_path,
+    json_dir,
     plot_path,
+    crops_dir,
     jobs,
     limit,
     force,
@@ -113,24 +136,33 @@ def bench(
         available_codecs,
         check_matplotlib,
         default_models,
+        json_file_names,
         plot,
         render_report,
         resolve_models,
+        results_files,
         results_json,
         run_bench,
     )
-    from ..imageio import check_output, list_images, write_atomic
+    from ..bench.outputs import check_empty_folder, check_json_dir, names_a_folder, write_files
+    from ..imageio import check_output, list_images, readable_images, write_atomic
     from ..text import plural
 
     def note(msg: str) -> None:
         if not quiet:
             click.echo(msg, err=True)
 
+    if json_path is not None and names_a_folder(json_path):
+        if json_dir is not None:
+            raise click.UsageError("--json names a folder: give it or --json-dir, not both")
+        json_path, json_dir = None, json_path
+    if "-" in (json_path, plot_path, json_dir, crops_dir):
+        raise click.BadParameter("write to a file or folder, not '-'")
     for path in (json_path, plot_path):
         if path is not None:
-            if path == "-":
-                raise click.BadParameter("write to a file, not '-'")
             check_output(path, force)
+    if crops_dir is not None:
+        check_empty_folder(crops_dir, force)
     fmt = "png"
     if plot_path:
         check_matplotlib()
@@ -140,17 +172,29 @@ def bench(
     if match_bpp and not codecs:
         raise click.UsageError("--match-bpp needs --codecs")
     dev = pick_device(device)
-    images = list_images(folder, limit)
+    images, skipped = readable_images(list_images(folder, limit))  # a corrupt image is skipped, not fatal
+    for line in skipped:
+        note(f"note: {line}")
     model_paths = resolve_models(models) if models else default_models()
     if name in [CODECS[k].label for k in codecs]:
         raise click.BadParameter(f"{name!r} is the name of a conventional codec", param_hint="--name")
     keys = available_codecs(codecs, note)
+    if json_dir is not None:
+        check_json_dir(json_dir, list(json_file_names([name, *(CODECS[k].label for k in keys)]).values()), force)
     result = run_bench(images, model_paths, keys, name=name, device=dev, jobs=jobs, progress=not quiet)
     click.echo(render_report(result, folder, per_image=per_image, matched=match_bpp, bd_method=bd_method))
     if json_path:
         write_atomic(json_path, results_json(result).encode(), force)
         note(f"wrote {json_path}")
+    if json_dir:
+        written = write_files(json_dir, {n: t.encode() for n, t in results_files(result).items()})
+        note(f"wrote {', '.join(str(p) for p in written)}")
     if plot_path:
         title = f"{Path(folder).resolve().name} ({plural(len(images), 'image')})"
-        write_atomic(plot_path, plot(result.curves, result.ours, title, fmt), force)
+        write_atomic(plot_path, plot(result.curves, result.ours, title, fmt, bd_method), force)
         note(f"wrote {plot_path}")
+    if crops_dir:
+        from ..bench.crops import write_crops
+
+        written = write_crops(result, crops_dir, dev)
+        note(f"wrote {plural(len(written), 'crop sheet')} to {crops_dir}")

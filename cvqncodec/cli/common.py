@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sys
 
 import click
 
-from ..errors import EXIT_CODES, CvqError, InputError
+from ..errors import BROKEN_PIPE, EXIT_CODES, CvqError, InputError, ModelError
+from ..text import escape_control
 
 EPILOG = "Exit codes: " + "; ".join(f"{k} {v.rstrip('.').split(' (')[0].lower()}" for k, v in EXIT_CODES.items())
 
@@ -33,8 +36,11 @@ def handle_errors(func):
         try:
             return func(*args, **kwargs)
         except CvqError as exc:
-            click.echo(f"cvq: error: {exc}", err=True)
+            click.echo(f"cvq: error: {escape_control(str(exc))}", err=True)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:  # stdout closed early (`cvq info f.cvq | head -c 0`): quiet, as Unix tools
+            quiet_broken_pipe()
+            sys.exit(BROKEN_PIPE)
         except KeyboardInterrupt:
             click.echo("cvq: interrupted", err=True)
             sys.exit(130)
@@ -46,15 +52,30 @@ def handle_errors(func):
         except Exception as exc:  # a bug: one line unless --verbose
             if kwargs.get("verbose"):
                 raise
-            click.echo(f"cvq: internal error: {type(exc).__name__}: {exc} (rerun with -v for details)", err=True)
+            if isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc):  # torch's allocator
+                click.echo("cvq: error: out of memory (try a smaller image)", err=True)
+                sys.exit(InputError.exit_code)
+            text = escape_control(f"{type(exc).__name__}: {exc}")
+            click.echo(f"cvq: internal error: {text} (rerun with -v for details)", err=True)
             sys.exit(1)
 
     return wrapper
 
 
+def quiet_broken_pipe() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail again on exit."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # no real stdout (click's test runner)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def quiet_option(func):
+    """``--quiet`` (long only: ``-q`` is the quality where a command picks a model, as in cwebp and cjxl)."""
+    return click.option("--quiet", is_flag=True, help="Print nothing on success (errors still go to stderr).")(func)
+
+
 def common_options(func):
     func = click.option("-v", "--verbose", count=True, help="More detail on stderr (metrics, timings).")(func)
-    func = click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")(func)
+    func = quiet_option(func)
     func = click.option(
         "--device",
         type=click.Choice(["auto", "cpu", "cuda"]),
@@ -66,16 +87,29 @@ def common_options(func):
 
 
 def model_options(func):
-    """``-m/--model`` and ``-Q/--quality``: which model codes (see :func:`load_model`)."""
-    func = click.option(
-        "-Q",
+    """``-m/--model`` and ``-q/--quality``: which model codes (see :func:`load_model`). ``-Q``, the quality's
+    old short name, is kept hidden for one release with a note on stderr."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        old = kwargs.pop("quality_old", None)
+        if old is not None:
+            if not kwargs.get("quiet"):
+                click.echo("cvq: note: -Q is deprecated (removed in the next release); use -q/--quality", err=True)
+            if kwargs.get("quality") is None:
+                kwargs["quality"] = old
+        return func(*args, **kwargs)
+
+    wrapper = click.option("-Q", "quality_old", type=click.IntRange(1, 5), default=None, hidden=True)(wrapper)
+    wrapper = click.option(
+        "-q",
         "--quality",
         type=click.IntRange(1, 5),
         default=None,
-        help="Rate: 1 (smallest files) .. 5 (best quality); picks model cvqn-qN.",
-    )(func)
+        help="Rate: 1 (smallest files) .. 5 (best quality); picks model cvqn-qN (default 3).",
+    )(wrapper)
     return click.option("-m", "--model", type=str, default=None, help="Model name (see 'cvq models') or weights file.")(
-        func
+        wrapper
     )
 
 
@@ -100,7 +134,26 @@ def load_model(model: str | None, quality: int | None, device: str, from_file: s
     if model or quality or not from_file:
         path = resolve_model(model or (quality_model(quality) if quality else None))
     else:
-        path = resolve_model(from_file, allow_path=False)
+        try:
+            path = resolve_model(from_file, allow_path=False)
+        except ModelError as exc:
+            raise ModelError(f"{exc}; {WEIGHTS_HINT}") from None
     loaded = load_weights(path)
     loaded.model.to(device)
     return loaded
+
+
+#: Models loaded by this process, by what picked them (a batch's files share them; so do a pool worker's).
+_loaded: dict[tuple, object] = {}
+
+
+def cached_model(model: str | None, quality: int | None, device: str, from_file: str | None = None):
+    """:func:`load_model`, loading each model once per process."""
+    key = (model, quality, device, None if (model or quality) else from_file)
+    if key not in _loaded:
+        _loaded[key] = load_model(model, quality, device, from_file)
+    return _loaded[key]
+
+
+#: How to make a model of one's own known by name (decode finds a file's model by the name in its header).
+WEIGHTS_HINT = "give its weights file with -m PATH, or add its folder to $CVQ_WEIGHTS"

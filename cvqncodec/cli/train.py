@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .common import EPILOG, handle_errors
+from .common import EPILOG, handle_errors, pick_device
 
 
 def parse_list(kind):
@@ -52,6 +52,20 @@ def parse_list(kind):
 @click.option("--crop", type=int, default=192, show_default=True, help="Random crop side in px.")
 @click.option("--lr-scale", type=float, default=1.0, show_default=True, help="Multiplies the paper's learning rates.")
 @click.option(
+    "--lr",
+    type=float,
+    default=None,
+    help="Learning rate of encoder, quantizer and decoder (the paper's 1e-4; the entropy model gets half): "
+    "--lr 2e-4 is --lr-scale 2.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where to train (auto: a GPU when there is one; under torchrun, each process's own).",
+)
+@click.option(
     "--mse-weight",
     type=float,
     default=0.0,
@@ -72,7 +86,7 @@ def parse_list(kind):
     "preset; everything else stays frozen.",
 )
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/checkpoint.pt.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
 def train(
     data,
@@ -88,6 +102,8 @@ def train(
     batch_size,
     crop,
     lr_scale,
+    lr,
+    device,
     mse_weight,
     val_every,
     val_images,
@@ -105,6 +121,16 @@ def train(
     The loss is Eq. 8 of the paper; the shippable weights are written to RUN_DIR/model.safetensors."""
     from ..train import TrainConfig, preset_for_run
     from ..train import train as run_training
+    from ..train.config import lr_scale_for
+
+    if lr is not None:
+        if click.get_current_context().get_parameter_source("lr_scale") == click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError("give --lr or --lr-scale, not both")
+        if not lr > 0:
+            raise click.BadParameter("must be positive", param_hint="--lr")
+        lr_scale = lr_scale_for(lr)
+    if device != "auto":
+        pick_device(device)  # usage error for --device cuda without CUDA, before any work
 
     try:
         p = preset_for_run(
@@ -129,6 +155,7 @@ def train(
         batch_size=batch_size,
         crop=crop,
         lr_scale=lr_scale,
+        device=device,
         mse_weight=mse_weight,
         val_every=val_every,
         val_images=val_images,
@@ -141,4 +168,22 @@ def train(
     )
     run_training(p, cfg, resume=resume, progress=not quiet, log=lambda m: click.echo(m, err=True))
     if os.environ.get("RANK", "0") == "0":  # torchrun: only the first process writes and reports
-        click.echo(f"wrote {Path(out_dir) / 'model.safetensors'}", err=True)
+        click.echo(how_to_use(Path(out_dir) / "model.safetensors"), err=True)
+
+
+def how_to_use(weights: Path) -> str:
+    """The closing lines of a run: the file written, and how to code with it (by path, or by name through
+    $CVQ_WEIGHTS, which is what lets 'cvq decode' find the model its files name)."""
+    if not weights.is_file():
+        return f"no {weights} written"
+    from shlex import quote
+
+    from ..zoo import model_name
+
+    name = model_name(weights)
+    return (
+        f"wrote {weights} (model {name!r})\n"
+        f"  encode with it:    cvq encode IMAGE -m {quote(str(weights))}\n"
+        f"  or use it by name: export CVQ_WEIGHTS={quote(str(weights.resolve().parent))}  "
+        f"(then 'cvq encode -m {quote(name)}' and 'cvq decode' of its files find it)"
+    )

@@ -38,3 +38,13 @@ class TrainConfig:
     #: Train only the context models (L_ent of Eq. 8) with everything else frozen: the quantization-aware
     #: fine-tune that fits a float-trained model to its integer tables (see fixed_point.py).
     context_only: bool = False
+    #: Where to train: "auto" (a GPU when there is one; under torchrun, each process's own), "cpu" or "cuda".
+    device: str = "auto"
+
+
+def lr_scale_for(lr: float) -> float:
+    """``cvq train --lr LR`` as ``--lr-scale``: LR is the learning rate of the encoder, quantizer and decoder
+    (the paper's 1e-4), and the entropy model keeps the paper's half of it."""
+    if not lr > 0:
+        raise ValueError(f"--lr must be positive, not {lr}")
+    return lr / TrainConfig.lr_encoder

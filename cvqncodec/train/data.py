@@ -12,21 +12,43 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..errors import InputError, UsageError
 from ..imageio import list_images
+from ..presets import DOWNSAMPLING
 from .config import TrainConfig
 from .distributed import is_main
 
 #: Seed of the fixed shuffle that holds out the validation images (the same split for every run of a folder).
 SPLIT_SEED = 1234
+#: Smallest crop: 5-scale MS-SSIM halves a crop four times and needs more than 2 x 16 px (its smallest
+#: window is 3), and crops are multiples of the encoder's down-sampling (16).
+MIN_CROP = 48
 
 
 def load_training_image(path: Path, max_side: int) -> np.ndarray:
-    """RGB uint8, downscaled (Lanczos) so the longer side is at most ``max_side``."""
-    im = Image.open(path).convert("RGB")
-    scale = max_side / max(im.size)
+    """RGB uint8, downscaled (Lanczos) so the longer side is at most ``max_side``; InputError (exit 3) naming
+    the file for a corrupt or unsupported one."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            rgb = im.convert("RGB")
+    except MemoryError:
+        raise
+    except Exception as exc:  # Pillow's plugins raise many types for corrupt files
+        raise InputError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
+    scale = max_side / max(rgb.size)
     if scale < 1:
-        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.LANCZOS)
-    return np.asarray(im)
+        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.LANCZOS)
+    return np.asarray(rgb)
+
+
+def check_crop(crop: int) -> None:
+    """UsageError (exit 2) for a crop side the loss cannot use: below MIN_CROP or not a multiple of 16."""
+    if crop < MIN_CROP or crop % DOWNSAMPLING:
+        raise UsageError(
+            f"--crop {crop}: crops must be multiples of {DOWNSAMPLING} px and at least {MIN_CROP} px "
+            "(MS-SSIM's five scales)"
+        )
 
 
 def split_files(files: list[Path], n_val: int, seed: int = SPLIT_SEED) -> tuple[list[Path], list[Path]]:
@@ -55,7 +77,9 @@ def load_images(files: list[Path], max_side: int) -> list[np.ndarray]:
 def load_data(
     cfg: TrainConfig, out: Path, log: Callable[[str], object]
 ) -> tuple[list[np.ndarray], list[np.ndarray], float]:
-    """(training images, validation images, start time); the first process writes RUN_DIR/split.json."""
+    """(training images, validation images, start time); the first process writes RUN_DIR/split.json.
+    UsageError for a crop the loss cannot use, InputError for a folder without images or a corrupt one."""
+    check_crop(cfg.crop)
     train_files, val_files = split_folder(cfg)
     if is_main():
         write_split(out / "split.json", train_files, val_files)
@@ -72,7 +96,11 @@ class CropSampler:
     def __init__(self, images: list[np.ndarray], crop: int, seed: int) -> None:
         self.images = [im for im in images if min(im.shape[:2]) >= crop]
         if not self.images:
-            raise ValueError(f"no training image is at least {crop} px on both sides")
+            largest = max((min(im.shape[:2]) for im in images), default=0)
+            raise UsageError(
+                f"--crop {crop}: no training image is at least {crop} px on both sides (the largest shorter "
+                f"side is {largest} px, after downscaling to --max-side); use a smaller --crop"
+            )
         self.crop = crop
         self.rng = np.random.default_rng(seed)
 

@@ -70,6 +70,7 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
     """Train a model of ``preset`` with Eq. 8 and the schedule of Sec. 4.1 into the run folder ``cfg.out``
     (``resume``: from its checkpoint, if it has one). Returns the trained model."""
     device, rank, ddp = init_process()
+    device = choose_device(cfg.device, device, ddp)
     torch.manual_seed(cfg.seed + rank)
     run = start_run(preset, cfg, device, rank, ddp, resume, log)
     if progress and is_main():
@@ -86,6 +87,17 @@ def train(preset: Preset, cfg: TrainConfig, resume: bool = False, progress: bool
     finish_process(ddp)
     use_contiguous_format(run.model)
     return run.model
+
+
+def choose_device(requested: str, found: torch.device, ddp: bool) -> torch.device:
+    """The device of ``--device`` ("auto": the one :func:`init_process` found); ValueError when it cannot be."""
+    if requested in ("auto", found.type):
+        return found
+    if ddp:
+        raise ValueError(f"--device {requested}: under torchrun every process uses {found.type}")
+    if requested == "cuda":
+        raise ValueError("--device cuda: no CUDA device is available")
+    return torch.device(requested)
 
 
 def start_run(

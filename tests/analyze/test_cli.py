@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import subprocess
 import sys
 
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from cvqncodec.analyze import CSV_COLUMNS, FILES
+from cvqncodec.analyze import CSV_COLUMNS, FILES, report_files
 from cvqncodec.cli import main
 from cvqncodec.metrics import MS_SSIM_MIN_SIDE
 from tests.helpers import synthetic_image
@@ -59,7 +62,7 @@ def test_cli_writes_the_report(work, read_report):
     r = run("analyze", str(d / "small.png"), "--model", w, "-o", str(out))
     assert r.exit_code == 6 and "--force" in r.stderr
     assert (out / "influence.csv").read_bytes() == before
-    r = run("analyze", "-", "--model", w, "-o", str(out), "--force", "-q", input=(d / "small.png").read_bytes())
+    r = run("analyze", "-", "--model", w, "-o", str(out), "--force", "--quiet", input=(d / "small.png").read_bytes())
     assert r.exit_code == 0 and r.stdout == ""
     rows, doc = read_report(out)
     assert doc["image"] == "<stdin>" and doc["ms_ssim_images"] == 0
@@ -86,7 +89,35 @@ def test_cli_dataset_mode(work, read_report):
     with Image.open(out / "channels.png") as im:  # the first image's latent
         assert im.size[0] > 100
     assert "2 images" in r.stdout
-    assert doc["title"].startswith(f"{data} (2 images; channels of a.png), model ")
+    assert doc["title"].startswith("data (2 images; channels of a.png), model ")  # the folder's name only
+    assert doc["dataset"] == str(data)
+
+
+def test_cli_vector_figures_and_relative_titles(work, read_report, monkeypatch):
+    """--format svg|pdf: both figures in that format, listed in the JSON; titles name the file, not its path."""
+    d, w = work
+    monkeypatch.chdir(d)
+    for fmt in ("svg", "pdf"):
+        out = d / f"report-{fmt}"
+        r = run("analyze", str(d / "big.png"), "--model", w, "-o", str(out), "--format", fmt, "--quiet")
+        assert r.exit_code == 0, r.output
+        assert sorted(p.name for p in out.iterdir()) == sorted(report_files(fmt))
+        _, doc = read_report(out, fmt)
+        assert doc["title"] == "big.png, model tiny-test" and doc["image"] == str(d / "big.png")
+        assert (out / "summary.txt").read_text().startswith("big.png: ")
+    assert run("analyze", "big.png", "--model", w, "-o", "r", "--format", "gif").exit_code == 2
+
+
+def test_installed_script_writes_a_pdf_report(work, read_report):
+    """One real run of the installed console script."""
+    d, w = work
+    exe = shutil.which("cvq") or os.path.join(os.path.dirname(sys.executable), "cvq")
+    assert os.path.exists(exe), "the cvq console script is not installed"
+    args = [exe, "analyze", str(d / "small.png"), "--model", w, "-o", str(d / "rep"), "--format", "pdf"]
+    p = subprocess.run(args, capture_output=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith(b"small.png: 20x30")
+    read_report(d / "rep", "pdf")
 
 
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\0" * 30])
@@ -100,9 +131,12 @@ def test_bad_input_exit_3_and_no_report(work, content):
     data.mkdir()
     (d / "small.png").rename(data / "a.png")
     (d / "bad.png").rename(data / "b.png")
-    r = run("analyze", "--dataset", str(data), "--model", w, "-o", str(d / "report"), "-q")
-    assert r.exit_code == 3 and "b.png" in r.stderr
-    assert not (d / "report").exists()
+    r = run("analyze", "--dataset", str(data), "--model", w, "-o", str(d / "report"))
+    assert r.exit_code == 0 and f"note: skipped {data / 'b.png'}" in r.stderr  # issue #21, item 10
+    assert (d / "report" / "summary.txt").exists()
+    (data / "a.png").unlink()
+    r = run("analyze", "--dataset", str(data), "--model", w, "-o", str(d / "report2"), "--quiet")
+    assert r.exit_code == 3 and "no readable images" in r.stderr and not (d / "report2").exists()
 
 
 def test_missing_inputs_and_usage(work):

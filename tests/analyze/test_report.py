@@ -24,7 +24,7 @@ def test_write_report(small_summary, read_report, tmp_path):
     rows, doc = read_report(out)
     assert list(rows[0]) == list(CSV_COLUMNS) and [int(r["channel"]) for r in rows] == list(range(8))
     assert all(r["ms_ssim_loss"] == "nan" and r["ms_ssim_loss_db"] == "nan" for r in rows)  # 24 x 40 px
-    assert list(doc)[:4] == ["tool", "model", "title", "image"]  # meta heads the document
+    assert list(doc)[:5] == ["tool", "model", "title", "image", "files"]  # meta heads the document
     assert doc["baseline"]["ms_ssim"] is None and all(c["ms_ssim_loss_db"] is None for c in doc["channels"])
     assert doc["baseline"]["estimated_bits"] == pytest.approx(sum(float(r["bits"]) for r in rows))
     assert doc["image_sizes"] == [[40, 24]] and doc["permutation"] == list(range(8))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -15,6 +18,7 @@ from cvqncodec.bench import CODECS
 from cvqncodec.cli import main
 from cvqncodec.imageio import load_image
 from cvqncodec.weights import load_weights
+from tests.bench.helpers import read_like_compressai
 from tests.helpers import synthetic_image
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -26,7 +30,7 @@ def run(*args):
 
 def test_bench_two_images(folder, tiny_weights, tmp_path, monkeypatch):
     monkeypatch.setattr(CODECS["jxl"], "unavailable", lambda: "pillow-jxl-plugin is not installed")
-    out_json, out_png = tmp_path / "rd.json", tmp_path / "rd.png"
+    out_json, out_png, out_dir, crops = tmp_path / "rd.json", tmp_path / "rd.png", tmp_path / "rd", tmp_path / "crops"
     r = run(
         folder,
         "--model",
@@ -37,6 +41,10 @@ def test_bench_two_images(folder, tiny_weights, tmp_path, monkeypatch):
         out_json,
         "--plot",
         out_png,
+        "--json-dir",
+        out_dir,
+        "--crops",
+        crops,
         "--per-image",
         "--match-bpp",
     )
@@ -52,6 +60,13 @@ def test_bench_two_images(folder, tiny_weights, tmp_path, monkeypatch):
         assert set(res) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
         assert all(isinstance(v, float) for values in res.values() for v in values)
     assert "tiny-test" in data[0]["description"] and "4:4:4" in data[1]["description"]
+    # --json-dir: the same objects, one CompressAI file per codec
+    assert sorted(p.name for p in out_dir.iterdir()) == ["cvqn.json", "jpeg.json"]
+    assert [json.loads((out_dir / n).read_text()) for n in ("cvqn.json", "jpeg.json")] == data
+    assert read_like_compressai(out_dir / "jpeg.json", "ms-ssim")["name"] == "JPEG"
+    # --crops: one sheet per image and model
+    assert sorted(p.name for p in crops.iterdir()) == ["a_tiny-test.png", "b_tiny-test.png"]
+    assert "wrote 2 crop sheets to" in r.stderr
 
     # bpp comes from the real files, header included
     loaded = load_weights(tiny_weights)
@@ -66,19 +81,24 @@ def test_bench_two_images(folder, tiny_weights, tmp_path, monkeypatch):
     assert "n/a (CVQN has 1 usable point, needs >= 4)" in out
 
     # outputs are not overwritten without --force (checked before any work)
-    r = run(folder, "--model", tiny_weights, "--json", out_json)
-    assert r.exit_code == 6 and "--force" in r.stderr
+    for option, path in (("--json", out_json), ("--json-dir", out_dir), ("--crops", crops)):
+        r = run(folder, "--model", tiny_weights, option, path)
+        assert r.exit_code == 6 and "--force" in r.stderr, option
 
 
 def test_bench_workers_limit_and_greyscale(folder, tiny_weights, tmp_path):
     Image.fromarray(synthetic_image(176, 192, seed=3)[:, :, 1]).save(folder / "0-grey.png")
     out_json = tmp_path / "ours.json"
-    r = run(folder, "--model", tiny_weights, "-j", "2", "--limit", "2", "--json", out_json, "--per-image", "-q")
+    r = run(folder, "--model", tiny_weights, "-j", "2", "--limit", "2", "--json", out_json, "--per-image", "--quiet")
     assert r.exit_code == 0, r.output
     assert r.stderr == ""
     data = json.loads(out_json.read_text())
     assert isinstance(data, dict) and data["name"] == "CVQN"  # one codec: one object
     assert "0-grey.png" in r.stdout and "a.png" in r.stdout and "b.png" not in r.stdout
+    # --json naming a folder (existing, or ending in '/') is --json-dir
+    r = run(folder, "--model", tiny_weights, "--limit", "1", "--json", f"{tmp_path / 'new'}/", "--name", "Ours v2")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "new" / "ours-v2.json").read_text())["name"] == "Ours v2"
 
 
 def test_bench_usage_errors(folder, tiny_weights, tmp_path, monkeypatch):
@@ -89,6 +109,13 @@ def test_bench_usage_errors(folder, tiny_weights, tmp_path, monkeypatch):
     r = run(folder, "--model", tiny_weights, "--name", "JPEG", "--codecs", "jpeg")
     assert r.exit_code == 2 and "is the name of a conventional codec" in r.stderr
     assert run(folder, "--model", tiny_weights, "--plot", tmp_path / "rd.gif").exit_code == 2
+    r = run(folder, "--model", tiny_weights, "--json", tmp_path, "--json-dir", tmp_path / "x")
+    assert r.exit_code == 2 and "not both" in r.stderr
+    assert run(folder, "--model", tiny_weights, "--crops", "-").exit_code == 2
+    (tmp_path / "file").write_text("x")
+    for option in ("--json-dir", "--crops"):
+        r = run(folder, "--model", tiny_weights, option, tmp_path / "file", "--force")
+        assert r.exit_code == 6 and "not a folder" in r.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
     r = run(empty, "--model", tiny_weights)
@@ -96,3 +123,18 @@ def test_bench_usage_errors(folder, tiny_weights, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     r = run(folder, "--model", tiny_weights, "--plot", tmp_path / "rd.png")
     assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "--plot needs matplotlib" in r.stderr
+
+
+def test_installed_script_writes_json_dir_and_crops(folder, tiny_weights, tmp_path):
+    """One real run of the installed console script with the reusable outputs."""
+    exe = shutil.which("cvq") or os.path.join(os.path.dirname(sys.executable), "cvq")
+    assert os.path.exists(exe), "the cvq console script is not installed"
+    args = [exe, "bench", str(folder), "--model", str(tiny_weights), "--codecs", "jpeg", "--limit", "1"]
+    args += ["--json-dir", str(tmp_path / "rd"), "--crops", str(tmp_path / "crops"), "--quiet"]
+    p = subprocess.run(args, capture_output=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert p.returncode == 0, p.stderr
+    assert b"Means over 1 image" in p.stdout and p.stderr == b""
+    assert read_like_compressai(tmp_path / "rd" / "cvqn.json", "psnr")["name"] == "CVQN"
+    assert read_like_compressai(tmp_path / "rd" / "jpeg.json", "psnr")["name"] == "JPEG"
+    with Image.open(tmp_path / "crops" / "a_tiny-test.png") as im:
+        assert im.format == "PNG"

@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from cvqncodec.bench import BenchResult, compressai_results, results_json, summarize
-from tests.bench.helpers import rec
+from cvqncodec.bench import (
+    BenchResult,
+    compressai_results,
+    json_file_names,
+    results_files,
+    results_json,
+    slug,
+    summarize,
+)
+from tests.bench.helpers import read_like_compressai, rec
 
 
 def test_summary_and_compressai_json_shape():
@@ -59,3 +67,40 @@ def test_results_json_is_the_compressai_results():
     result = BenchResult([Path("a.png")], records, curves, {"CVQN": "ours"}, "CVQN")
     text = results_json(result)
     assert text.endswith("}\n") and json.loads(text) == compressai_results(curves, {"CVQN": "ours"})
+
+
+def test_slugs_and_file_names():
+    assert [slug(n) for n in ("CVQN", "HEIF (HEVC)", "JPEG 2000", "JPEG XL", "!!")] == [
+        "cvqn",
+        "heif-hevc",
+        "jpeg-2000",
+        "jpeg-xl",
+        "codec",
+    ]
+    names = json_file_names(["Ours", "JPEG 2000", "jpeg-2000", "ours!"])
+    assert list(names.values()) == ["ours.json", "jpeg-2000.json", "jpeg-2000-2.json", "ours-2.json"]
+
+
+def test_one_compressai_file_per_codec(tmp_path):
+    """Each --json-dir file is what CompressAI's plotter reads; the combined list is not (why they exist)."""
+    records = [
+        rec("CVQN", "q1", "a.png", 0.10, 0.90),
+        rec("CVQN", "q2", "a.png", 0.30, 0.95),
+        rec("HEIF (HEVC)", "q=10", "a.png", 0.12, 0.88, 0),
+        rec("HEIF (HEVC)", "q=20", "a.png", 0.25, 0.93, 1),
+    ]
+    curves = summarize(records, ["CVQN", "HEIF (HEVC)"])
+    result = BenchResult([Path("a.png")], records, curves, {"CVQN": "ours", "HEIF (HEVC)": "x265"}, "CVQN")
+    files = results_files(result)
+    assert list(files) == ["cvqn.json", "heif-hevc.json"]
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    ours = read_like_compressai(tmp_path / "cvqn.json", "ms-ssim")
+    assert ours["name"] == "CVQN" and ours["xs"] == [pytest.approx(0.1), pytest.approx(0.3)]
+    assert ours["ys"] == [pytest.approx(10.0), pytest.approx(-10 * math.log10(0.05))]
+    heif = read_like_compressai(tmp_path / "heif-hevc.json", "psnr")
+    assert heif["name"] == "HEIF (HEVC)" and heif["ys"] == [30.0, 30.0]
+    assert json.loads(files["heif-hevc.json"])["description"] == "x265"
+    (tmp_path / "rd.json").write_text(results_json(result))
+    with pytest.raises(AttributeError, match="'list' object has no attribute 'keys'"):
+        read_like_compressai(tmp_path / "rd.json", "psnr")

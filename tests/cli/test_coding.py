@@ -1,10 +1,7 @@
 """The cvq command: round trips, errors with their exit codes, and no output left behind on failure."""
 
 import io
-import os
-import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,14 +10,6 @@ from PIL import Image
 
 from cvqncodec import container
 from cvqncodec.cli import main
-from tests.helpers import synthetic_image
-
-
-@pytest.fixture()
-def work(tmp_path, tiny_weights):
-    Image.fromarray(synthetic_image(40, 56)).save(tmp_path / "photo.png")
-    Image.fromarray(synthetic_image(33, 17)[:, :, 0]).save(tmp_path / "grey.png")
-    return tmp_path, str(tiny_weights)
 
 
 def run(*args, input=None):
@@ -52,12 +41,12 @@ def test_greyscale_comes_back_greyscale(work):
 def test_stdin_and_stdout(work):
     d, w = work
     data = (d / "photo.png").read_bytes()
-    r = CliRunner().invoke(main, ["encode", "-", "-o", "-", "--model", w, "-q"], input=data)
+    r = CliRunner().invoke(main, ["encode", "-", "-o", "-", "--model", w, "--quiet"], input=data)
     assert r.exit_code == 0
     cvq = r.stdout_bytes
     assert cvq.startswith(container.MAGIC)
     container.unpack(cvq)
-    r = CliRunner().invoke(main, ["decode", "-", "-o", "-", "--model", w, "-q"], input=cvq)
+    r = CliRunner().invoke(main, ["decode", "-", "-o", "-", "--model", w, "--quiet"], input=cvq)
     assert r.exit_code == 0
     assert Image.open(io.BytesIO(r.stdout_bytes)).size == (56, 40)
 
@@ -135,16 +124,28 @@ def test_usage_error_exit_code(work):
     assert run("encode", str(d / "photo.png"), "--model", w, "--quality", "2").exit_code == 2
 
 
-def test_installed_script_keeps_stdout_clean(work):
+def test_installed_script_keeps_stdout_clean(work, cvq_exe):
     """One real run of the installed console script: stdout carries only the .cvq bytes."""
     d, w = work
-    exe = shutil.which("cvq") or os.path.join(os.path.dirname(sys.executable), "cvq")
-    assert os.path.exists(exe), "the cvq console script is not installed"
-    p = subprocess.run([exe, "encode", str(d / "photo.png"), "-o", "-", "--model", w], capture_output=True, timeout=300)
+    p = subprocess.run(
+        [cvq_exe, "encode", str(d / "photo.png"), "-o", "-", "--model", w], capture_output=True, timeout=300
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith(container.MAGIC)
     container.unpack(p.stdout)
     assert b"bpp" in p.stderr
+
+
+def test_installed_script_without_a_compiler(tmp_path, cvq_exe):
+    """One real run: an empty torchac cache and no C++ compiler give exit 8, one line, nothing on stdout."""
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    env = {"TORCH_EXTENSIONS_DIR": str(tmp_path / "cache"), "CXX": str(tmp_path / "none"), "PATH": "/usr/bin:/bin"}
+    p = subprocess.run(
+        [cvq_exe, "encode", str(tmp_path / "a.png"), "-o", "-"], capture_output=True, env=env, timeout=300
+    )
+    assert p.returncode == 8, p.stderr
+    assert p.stdout == b""
+    assert p.stderr.startswith(b"cvq: error: no C++ compiler found") and p.stderr.count(b"\n") == 1
 
 
 def test_a_file_cannot_make_the_decoder_load_a_path(work, tmp_path):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from click.testing import CliRunner
 
 from cvqncodec import codec, container
 from cvqncodec.cli import main
+from cvqncodec.train.config import lr_scale_for
+from cvqncodec.train.loop import choose_device
 from cvqncodec.weights import load_weights
 from tests.helpers import image_tensor
 
@@ -34,7 +37,7 @@ def run_context_only(tmp_path, data, init, steps: int, *options: str):
         "--val-images",
         "1",
         *options,
-        "-q",
+        "--quiet",
     ]
     r = CliRunner().invoke(main, args, catch_exceptions=False)
     assert r.exit_code == 0, r.output
@@ -97,3 +100,33 @@ def test_context_width_must_be_positive(tmp_path, tiny_weights):
 def test_unknown_preset_is_a_usage_error(tmp_path):
     r = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--preset", "nope"])
     assert r.exit_code == 2 and "unknown preset 'nope'" in r.output
+
+
+def test_lr_is_the_base_learning_rate_and_device_picks_where(tmp_path, image_folder, tiny_weights):
+    """--lr LR is --lr-scale LR / 1e-4 (the paper's base rate); --device cpu trains on the CPU."""
+    _, after = run_context_only(tmp_path, image_folder(3), tiny_weights, 1, "--lr", "5e-3", "--device", "cpu")
+    assert after.card["context_finetune"]["lr_scale"] == pytest.approx(50.0)
+
+
+def test_lr_and_device_usage_errors(tmp_path, tiny_weights):
+    base = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--init", str(tiny_weights)]
+    r = CliRunner().invoke(main, [*base, "--context-only", "--lr", "2e-4", "--lr-scale", "2"])
+    assert r.exit_code == 2 and "--lr or --lr-scale, not both" in r.output
+    r = CliRunner().invoke(main, [*base, "--lr", "0"])
+    assert r.exit_code == 2 and "--lr" in r.output
+    assert CliRunner().invoke(main, [*base, "--device", "tpu"]).exit_code == 2
+    if not torch.cuda.is_available():
+        r = CliRunner().invoke(main, [*base, "--device", "cuda"])
+        assert r.exit_code == 2 and "no CUDA device" in r.output
+    assert not (tmp_path / "r").exists()  # refused before any work
+
+
+def test_choose_device():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 1)
+    assert choose_device("auto", cuda, True) is cuda and choose_device("cuda", cuda, True) is cuda
+    assert choose_device("cpu", cuda, False) == cpu
+    with pytest.raises(ValueError, match="torchrun"):
+        choose_device("cpu", cuda, True)
+    with pytest.raises(ValueError, match="no CUDA device"):
+        choose_device("cuda", cpu, False)
+    assert lr_scale_for(2e-4) == pytest.approx(2.0) and lr_scale_for(5e-5) == pytest.approx(0.5)

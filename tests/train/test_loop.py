@@ -41,7 +41,7 @@ def test_train_checkpoint_export_and_resume(tmp_path, image_folder):
         "0",
         "--name",
         "tiny-trained",
-        "-q",
+        "--quiet",
     ]
     r = CliRunner().invoke(main, args, catch_exceptions=False)
     assert r.exit_code == 0, r.output
