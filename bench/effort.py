@@ -13,6 +13,7 @@ Tune on training images only (never on Kodak), e.g. 768x512 centre crops of four
     python bench/effort.py --model cvqn-q3 --steps 0,2,5,10,20,35,50,75,100 --lr 0.005,0.01  # constant lr
     python bench/effort.py --model cvqn-q3 --time --threads 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,10 @@ from cvqncodec.refine import RefineSettings, bf16_is_fast, refine
 from cvqncodec.zoo import resolve_model
 
 TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train"
-DEFAULT_IMAGES = [TRAIN / f"clic25test_{n}.png" for n in
-                  ("1b4ad095795ac552", "c9510efb03d1852c", "0369d229ba4c9965", "2397c73f8feeb8f6")]
+DEFAULT_IMAGES = [
+    TRAIN / f"clic25test_{n}.png"
+    for n in ("1b4ad095795ac552", "c9510efb03d1852c", "0369d229ba4c9965", "2397c73f8feeb8f6")
+]
 
 
 def load_crop(path: Path, long: int, short: int) -> torch.Tensor:
@@ -43,7 +46,7 @@ def load_crop(path: Path, long: int, short: int) -> torch.Tensor:
     a = np.asarray(Image.open(path).convert("RGB"))
     h, w = (short, long) if a.shape[1] >= a.shape[0] else (long, short)
     y, x = (a.shape[0] - h) // 2, (a.shape[1] - w) // 2
-    return torch.from_numpy(np.ascontiguousarray(a[y:y + h, x:x + w])).permute(2, 0, 1)[None].float() / 255
+    return torch.from_numpy(np.ascontiguousarray(a[y : y + h, x : x + w])).permute(2, 0, 1)[None].float() / 255
 
 
 def measure(loaded, latent, image) -> dict:
@@ -51,8 +54,12 @@ def measure(loaded, latent, image) -> dict:
     header, streams = container.unpack(data)
     decoded, _ = codec.decode(loaded, header, streams)
     ms = ms_ssim(image, decoded)
-    return {"bpp": 8 * len(data) / (image.shape[-2] * image.shape[-1]), "psnr": psnr(image, decoded),
-            "ms_ssim": ms, "ms_ssim_db": ms_ssim_db(ms) if ms is not None else None}
+    return {
+        "bpp": 8 * len(data) / (image.shape[-2] * image.shape[-1]),
+        "psnr": psnr(image, decoded),
+        "ms_ssim": ms,
+        "ms_ssim_db": ms_ssim_db(ms) if ms is not None else None,
+    }
 
 
 def run_quality(loaded, image, settings: RefineSettings, steps: list[int]) -> dict:
@@ -64,8 +71,13 @@ def run_quality(loaded, image, settings: RefineSettings, steps: list[int]) -> di
         if best[0] is None or cost.total < best[0][0].total:
             best[0] = (cost, latent, step)
         if step in steps:
-            rows[step] = {"step": step, "best_step": best[0][2], "cost": best[0][0].total, "iterate_cost": cost.total,
-                          **measure(loaded, best[0][1], image)}
+            rows[step] = {
+                "step": step,
+                "best_step": best[0][2],
+                "cost": best[0][0].total,
+                "iterate_cost": cost.total,
+                **measure(loaded, best[0][1], image),
+            }
         spent[0] += time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -93,8 +105,13 @@ def run_time(loaded, image, repeats: int, steps: int = 5) -> dict:
         for bf16 in (False, True):
             marks: list[tuple[str, float]] = []
             s = RefineSettings(steps=steps, method=method, bf16=bf16)
-            refine(loaded, x, s, progress=lambda *_, m=marks: m.append(("step", time.perf_counter())),
-                   observe=lambda *_, m=marks: m.append(("check", time.perf_counter())))
+            refine(
+                loaded,
+                x,
+                s,
+                progress=lambda *_, m=marks: m.append(("step", time.perf_counter())),
+                observe=lambda *_, m=marks: m.append(("check", time.perf_counter())),
+            )
             gaps = {"step": [], "check": []}
             for (_, a), (kind, b) in zip(marks, marks[1:]):
                 gaps[kind].append(b - a)
@@ -134,13 +151,22 @@ def main() -> int:
         for method in args.method.split(","):
             for lr, halving in (map(float, (v + "/0").split("/")[:2]) for v in args.lr.split(",")):
                 for bf16 in bf16s:
-                    s = RefineSettings(lr=lr, lr_halving=halving, method=method, bf16=bf16,
-                                       rate_weight=args.rate_weight)
+                    s = RefineSettings(
+                        lr=lr, lr_halving=halving, method=method, bf16=bf16, rate_weight=args.rate_weight
+                    )
                     per_image = {stem: run_quality(loaded, image, s, steps) for stem, image in images.items()}
                     bf = bf16_is_fast(torch.device("cpu")) if bf16 is None else bf16
                     summary(name, method, f"{lr}/{halving:g}", bf, steps, per_image)
-                    results.append({"model": name, "method": method, "lr": lr, "lr_halving": halving, "bf16": bf,
-                                    "images": per_image})
+                    results.append(
+                        {
+                            "model": name,
+                            "method": method,
+                            "lr": lr,
+                            "lr_halving": halving,
+                            "bf16": bf,
+                            "images": per_image,
+                        }
+                    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0
@@ -148,22 +174,28 @@ def main() -> int:
 
 def codec_model(name: str):
     from cvqncodec.weights import load_weights
+
     return load_weights(resolve_model(name))
 
 
 def summary(model: str, method: str, lr: str, bf16: bool, steps: list[int], per_image: dict) -> None:
-    print(f"\n{model} {method} lr={lr} bf16={bf16}, mean of {len(per_image)} images "
-          f"(s/step {statistics.mean(r['seconds_per_step'] for r in per_image.values()):.2f})")
+    print(
+        f"\n{model} {method} lr={lr} bf16={bf16}, mean of {len(per_image)} images "
+        f"(s/step {statistics.mean(r['seconds_per_step'] for r in per_image.values()):.2f})"
+    )
     print("| steps | bpp | PSNR | MS-SSIM dB | cost | best step |")
     print("|---|---|---|---|---|---|")
     for i, n in enumerate(steps):
         rows = [r["rows"][i] for r in per_image.values()]
         dbs = [r["ms_ssim_db"] for r in rows if r["ms_ssim_db"] is not None]
-        print(f"| {n} | {statistics.mean(r['bpp'] for r in rows):.4f} | "
-              f"{statistics.mean(r['psnr'] for r in rows):.2f} | "
-              f"{statistics.mean(dbs) if dbs else float('nan'):.2f} | "
-              f"{statistics.mean(r['cost'] for r in rows):.3f} | "
-              f"{','.join(str(r['best_step']) for r in rows)} |", flush=True)
+        print(
+            f"| {n} | {statistics.mean(r['bpp'] for r in rows):.4f} | "
+            f"{statistics.mean(r['psnr'] for r in rows):.2f} | "
+            f"{statistics.mean(dbs) if dbs else float('nan'):.2f} | "
+            f"{statistics.mean(r['cost'] for r in rows):.3f} | "
+            f"{','.join(str(r['best_step']) for r in rows)} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ context models + torchac, one stream per segment of each group -> container.
 decode: container -> per-group wavefront decoding with the same probability routine -> merge ->
 decoder -> crop.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -37,9 +38,16 @@ def group_layout(loaded: LoadedModel) -> list[tuple[int, int]]:
     return list(zip(loaded.model.preset.levels, loaded.model.controller.group_channels))
 
 
-def encode(loaded: LoadedModel, image: torch.Tensor, color_channels: int = 3, device: str = "cpu",
-           reconstruct: bool = False, tiling: Tiling = DEFAULT_TILING, refine: RefineSettings | None = None,
-           progress: Callable[[int, int], None] | None = None) -> EncodeResult:
+def encode(
+    loaded: LoadedModel,
+    image: torch.Tensor,
+    color_channels: int = 3,
+    device: str = "cpu",
+    reconstruct: bool = False,
+    tiling: Tiling = DEFAULT_TILING,
+    refine: RefineSettings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EncodeResult:
     """Encode (1, 3, H, W) in [0, 1] into .cvq bytes. ``refine`` with steps > 0 optimizes the latent for
     this image first (:mod:`cvqncodec.refine`; same format, any decoder); ``progress(done, total)``."""
     model = loaded.model
@@ -59,34 +67,49 @@ def encode(loaded: LoadedModel, image: torch.Tensor, color_channels: int = 3, de
     return EncodeResult(data, latent, recon, refinement)
 
 
-def pack_latent(loaded: LoadedModel, latent: QuantizedLatent, height: int, width: int,
-                color_channels: int = 3) -> bytes:
+def pack_latent(
+    loaded: LoadedModel, latent: QuantizedLatent, height: int, width: int, color_channels: int = 3
+) -> bytes:
     """Entropy-code a latent of an image of ``height`` x ``width`` pixels into .cvq bytes."""
     model = loaded.model
     streams = [encode_group(ev, s)[0] for ev, s in zip(loaded.evaluators, latent.groups)]
     latent_height, latent_width = latent.groups[0].shape[-2:]
     header = container.Header(
-        model_name=loaded.name, weights_id=loaded.weights_id, height=height, width=width,
-        color_channels=color_channels, latent_channels=model.preset.latent_channels,
-        latent_height=latent_height, latent_width=latent_width,
+        model_name=loaded.name,
+        weights_id=loaded.weights_id,
+        height=height,
+        width=width,
+        color_channels=color_channels,
+        latent_channels=model.preset.latent_channels,
+        latent_height=latent_height,
+        latent_width=latent_width,
         groups=group_layout(loaded),
-        permutation=latent.permutation.tolist() if model.controller.image_dependent_order else None)
+        permutation=latent.permutation.tolist() if model.controller.image_dependent_order else None,
+    )
     return container.pack(header, streams)
 
 
 def check_compatible(loaded: LoadedModel, header: container.Header) -> None:
     """Refuse a file made with other weights or a model of another shape."""
     if header.weights_id != loaded.weights_id:
-        raise MismatchError(f"the file was made with model {header.model_name!r} "
-                            f"(weights {header.weights_id.hex()}), not with {loaded.name!r} "
-                            f"(weights {loaded.weights_id.hex()})")
-    if (header.latent_channels != loaded.model.preset.latent_channels
-            or [tuple(g) for g in header.groups] != group_layout(loaded)):
+        raise MismatchError(
+            f"the file was made with model {header.model_name!r} "
+            f"(weights {header.weights_id.hex()}), not with {loaded.name!r} "
+            f"(weights {loaded.weights_id.hex()})"
+        )
+    if header.latent_channels != loaded.model.preset.latent_channels or [
+        tuple(g) for g in header.groups
+    ] != group_layout(loaded):
         raise MismatchError("the file's latent layout does not match the model")
 
 
-def decode(loaded: LoadedModel, header: container.Header, streams: list[list[bytes]], device: str = "cpu",
-           tiling: Tiling = DEFAULT_TILING) -> tuple[torch.Tensor, QuantizedLatent]:
+def decode(
+    loaded: LoadedModel,
+    header: container.Header,
+    streams: list[list[bytes]],
+    device: str = "cpu",
+    tiling: Tiling = DEFAULT_TILING,
+) -> tuple[torch.Tensor, QuantizedLatent]:
     """Decode parsed .cvq contents into (image (1, 3, H, W) in [0, 1], latent)."""
     check_compatible(loaded, header)
     model = loaded.model
@@ -102,5 +125,5 @@ def decode(loaded: LoadedModel, header: container.Header, streams: list[list[byt
     for ev, (_levels, channels), stream in zip(loaded.evaluators, header.groups, streams):
         groups.append(decode_group(ev, (channels, header.latent_height, header.latent_width), stream))
     latent = QuantizedLatent(groups, perm)
-    image = model.reconstruct(latent, device, tiling)[:, :, :header.height, :header.width].cpu()
+    image = model.reconstruct(latent, device, tiling)[:, :, : header.height, : header.width].cpu()
     return image, latent

@@ -4,6 +4,7 @@ Channel importance w (predefined w_c = c, SE-based or reconstruction-error-based
 ascending importance -> split into G groups by the ratios r -> quantize each group with its own GMM
 quantizer of q_g levels -> merge and restore the channel order.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """The CVQN model (Fig. 2): encoder -> variable quantization controller -> context models -> decoder."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ class TrainingOutput:
 @dataclass
 class QuantizedLatent:
     """What the bitstream carries: each group's symbols (C_g, h, w) and the channel permutation."""
+
     groups: list[torch.Tensor]
     permutation: torch.Tensor
 
@@ -40,7 +42,8 @@ class CVQN(nn.Module):
         self.encoder = Encoder(preset)
         self.controller = VariableQuantizationController(preset)
         self.context_models = nn.ModuleList(
-            ContextModel(q, preset.context_filters, preset.context_blocks) for q in preset.levels)
+            ContextModel(q, preset.context_filters, preset.context_blocks) for q in preset.levels
+        )
         self.decoder = Decoder(preset)
 
     # ----------------------------------------------------------------------------------- training
@@ -67,8 +70,9 @@ class CVQN(nn.Module):
         return QuantizedLatent([g[0].cpu() for g in groups], perm)
 
     @torch.no_grad()
-    def reconstruct(self, latent: QuantizedLatent, device: torch.device | str = "cpu",
-                    tiling: Tiling = DEFAULT_TILING) -> torch.Tensor:
+    def reconstruct(
+        self, latent: QuantizedLatent, device: torch.device | str = "cpu", tiling: Tiling = DEFAULT_TILING
+    ) -> torch.Tensor:
         """Symbols -> decoded image (1, 3, H, W), clamped to [0, 1]."""
         groups = [s.to(device).unsqueeze(0) for s in latent.groups]
         z_hat = self.controller.dequantize(groups, latent.permutation)
@@ -87,7 +91,7 @@ class CVQN(nn.Module):
 def latent_bpp(bits_per_symbol: torch.Tensor, group_channels: Sequence[int]) -> torch.Tensor:
     """Bits per pixel of the latent from each group's mean bits per symbol: sum_g bits_g C_g / 16^2."""
     channels = torch.tensor(list(group_channels), dtype=torch.float32, device=bits_per_symbol.device)
-    return (bits_per_symbol * channels).sum() / DOWNSAMPLING ** 2
+    return (bits_per_symbol * channels).sum() / DOWNSAMPLING**2
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = DOWNSAMPLING) -> torch.Tensor:

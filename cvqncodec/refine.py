@@ -10,6 +10,7 @@ length of their Eq. 3 symbols under the integer context models + distortion of t
 not depend on ``steps``, so a higher effort never costs more. The format does not change. Latents larger than
 one tile are refined tile by tile with a halo of fixed neighbours, so memory stays bounded.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,6 +69,7 @@ class RefineSettings:
 @dataclass(frozen=True)
 class Cost:
     """Real cost ``total = distortion + rate_weight * rate``, rate in exact bits per symbol (mean over groups)."""
+
     total: float
     distortion: float
     rate: float
@@ -109,7 +111,7 @@ def ms_ssim_window(side: int) -> int | None:
 def distortion(x_hat: torch.Tensor, x: torch.Tensor, alpha: float, mse_weight: float):
     """alpha (1 - MS-SSIM) + mse_weight MSE of the reconstruction, clamped and cropped to the size of ``x``;
     returns (value, MS-SSIM, MSE)."""
-    x_hat = x_hat[..., :x.shape[-2], :x.shape[-1]].float().clamp(0.0, 1.0)
+    x_hat = x_hat[..., : x.shape[-2], : x.shape[-1]].float().clamp(0.0, 1.0)
     mse = torch.mean((x_hat - x) ** 2)
     win = ms_ssim_window(min(x.shape[-2:]))
     ssim = ms_ssim(x_hat, x, data_range=1.0, win_size=win) if win else None
@@ -124,7 +126,7 @@ def exact_bits(evaluator, symbols: torch.Tensor, box: Box | None = None) -> floa
     sym = symbols.reshape(-1)[order]
     if box is not None and box != (0, symbols.shape[-2], 0, symbols.shape[-1]):
         mask = torch.zeros(symbols.shape[-2:], dtype=torch.bool)
-        mask[box[0]:box[1], box[2]:box[3]] = True
+        mask[box[0] : box[1], box[2] : box[3]] = True
         keep = mask.expand(symbols.shape).reshape(-1)[order]
         cdf, sym = cdf[keep], sym[keep]
     return cdf_bits(cdf, sym)
@@ -142,20 +144,29 @@ def _weights(loaded: LoadedModel, s: RefineSettings) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def real_cost(loaded: LoadedModel, x: torch.Tensor, latent: QuantizedLatent, settings: RefineSettings,
-              size: tuple[int, int] | None = None, tiling: Tiling = DEFAULT_TILING) -> Cost:
+def real_cost(
+    loaded: LoadedModel,
+    x: torch.Tensor,
+    latent: QuantizedLatent,
+    settings: RefineSettings,
+    size: tuple[int, int] | None = None,
+    tiling: Tiling = DEFAULT_TILING,
+) -> Cost:
     """The real cost of coding padded ``x`` (1, 3, 16h, 16w) as ``latent``: exact bits, decoded distortion."""
-    x_hat, x = loaded.model.reconstruct(latent, x.device, tiling), x[..., :size[0], :size[1]] if size else x
+    x_hat, x = loaded.model.reconstruct(latent, x.device, tiling), x[..., : size[0], : size[1]] if size else x
     dist, ssim, mse = distortion(x_hat, x, *_weights(loaded, settings))
     bits = [exact_bits(ev, s) for ev, s in zip(loaded.evaluators, latent.groups)]
-    return _cost(dist, ssim, mse, bits, [s.shape[0] for s in latent.groups], latent.groups[0][0].numel(),
-                 settings.rate_weight)
+    return _cost(
+        dist, ssim, mse, bits, [s.shape[0] for s in latent.groups], latent.groups[0][0].numel(), settings.rate_weight
+    )
 
 
 def windows(h: int, w: int, tiling: Tiling, reach: int) -> list[_Window]:
     """One window per tile of the tiled decoder's layout (all boxes the whole latent when it fits one tile)."""
+
     def grow(t: Box, r: int) -> Box:
         return max(0, t[0] - r), min(h, t[1] + r), max(0, t[2] - r), min(w, t[3] + r)
+
     out = []
     for t in [(i0, i1, j0, j1) for i0, i1 in spans(h, tiling.tile) for j0, j1 in spans(w, tiling.tile)]:
         dec, ctx, r = grow(t, tiling.halo), grow(t, 2 * reach), grow(t, reach)
@@ -166,8 +177,11 @@ def windows(h: int, w: int, tiling: Tiling, reach: int) -> list[_Window]:
 
 def _sl(box: Box, origin: Box = (0, 0, 0, 0), scale: int = 1):
     """Index of ``box`` relative to the box ``origin`` (scaled to pixels), over the last two dimensions."""
-    return (..., slice((box[0] - origin[0]) * scale, (box[1] - origin[0]) * scale),
-            slice((box[2] - origin[2]) * scale, (box[3] - origin[2]) * scale))
+    return (
+        ...,
+        slice((box[0] - origin[0]) * scale, (box[1] - origin[0]) * scale),
+        slice((box[2] - origin[2]) * scale, (box[3] - origin[2]) * scale),
+    )
 
 
 def _sga(q, g: torch.Tensor, tau: float, gen: torch.Generator):
@@ -192,8 +206,18 @@ def _split(ctrl, z: torch.Tensor, att: torch.Tensor | None) -> tuple[torch.Tenso
     return perm, ctrl.split(zw, perm)
 
 
-def _loss(model, z: torch.Tensor, win: _Window, x_tile: torch.Tensor, s: RefineSettings, weights, att,
-          step: int, gen: torch.Generator, bf16: bool) -> torch.Tensor:
+def _loss(
+    model,
+    z: torch.Tensor,
+    win: _Window,
+    x_tile: torch.Tensor,
+    s: RefineSettings,
+    weights,
+    att,
+    step: int,
+    gen: torch.Generator,
+    bf16: bool,
+) -> torch.Tensor:
     """Differentiable objective of one window: distortion of its tile + lambda * rate per tile symbol."""
     ctrl, ctx, (perm, groups) = model.controller, _sl(win.context, win.crop), _split(model.controller, z, att)
     hats, rates, positions = [], [], (win.tile[1] - win.tile[0]) * (win.tile[3] - win.tile[2])
@@ -204,8 +228,10 @@ def _loss(model, z: torch.Tensor, win: _Window, x_tile: torch.Tensor, s: RefineS
         else:
             g_hat, sym, other, mix = _sga(q, g, s.sga_tau0 * math.exp(-s.sga_decay * step), gen)
             logp = F.log_softmax(cm(g_hat[ctx]), dim=1)
-            bits = -((1 - mix[ctx]) * logp.gather(1, sym[ctx][:, None])[:, 0]
-                     + mix[ctx] * logp.gather(1, other[ctx][:, None])[:, 0])
+            bits = -(
+                (1 - mix[ctx]) * logp.gather(1, sym[ctx][:, None])[:, 0]
+                + mix[ctx] * logp.gather(1, other[ctx][:, None])[:, 0]
+            )
         rates.append(bits[_sl(win.rate)].sum() / (math.log(2) * g.shape[1] * positions))
         hats.append(g_hat)
     with torch.autocast(device_type=z.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -215,8 +241,9 @@ def _loss(model, z: torch.Tensor, win: _Window, x_tile: torch.Tensor, s: RefineS
 
 
 @torch.no_grad()
-def _window_cost(loaded: LoadedModel, z: torch.Tensor, win: _Window, x_tile: torch.Tensor, s: RefineSettings,
-                 weights, att) -> tuple[Cost, QuantizedLatent]:
+def _window_cost(
+    loaded: LoadedModel, z: torch.Tensor, win: _Window, x_tile: torch.Tensor, s: RefineSettings, weights, att
+) -> tuple[Cost, QuantizedLatent]:
     """Real cost of the window's hard symbols (for a single window, exactly :func:`real_cost`)."""
     ctrl, crop = loaded.model.controller, win.crop
     perm, groups = _split(ctrl, z, att)
@@ -229,13 +256,26 @@ def _window_cost(loaded: LoadedModel, z: torch.Tensor, win: _Window, x_tile: tor
     return cost, QuantizedLatent([g[0].cpu() for g in groups], perm)
 
 
-def _refine_window(loaded, z_full, x, size, win: _Window, s: RefineSettings, weights, bf16, progress, offset: int,
-                   total: int, observe=None):
+def _refine_window(
+    loaded,
+    z_full,
+    x,
+    size,
+    win: _Window,
+    s: RefineSettings,
+    weights,
+    bf16,
+    progress,
+    offset: int,
+    total: int,
+    observe=None,
+):
     """Adam on the window's tile of Z. Returns (start cost, (best cost, step, tile of Z, latent of the crop))."""
     fixed = z_full[_sl(win.crop)].detach().clone()
     var = fixed[_sl(win.tile, win.crop)].clone().requires_grad_(True)
-    x_tile = x[_sl(win.tile, scale=DOWNSAMPLING)][..., :size[0] - win.tile[0] * DOWNSAMPLING,
-                                                 :size[1] - win.tile[2] * DOWNSAMPLING]
+    x_tile = x[_sl(win.tile, scale=DOWNSAMPLING)][
+        ..., : size[0] - win.tile[0] * DOWNSAMPLING, : size[1] - win.tile[2] * DOWNSAMPLING
+    ]
     se, whole = loaded.model.controller.se, win.crop == (0, z_full.shape[-2], 0, z_full.shape[-1])
     att = None if se is None or whole else se(z_full).detach()  # SE attention of the whole latent
     opt, gen = torch.optim.Adam([var], lr=s.lr), torch.Generator(device=x.device).manual_seed(0)
@@ -259,16 +299,22 @@ def _refine_window(loaded, z_full, x, size, win: _Window, s: RefineSettings, wei
         opt.param_groups[0]["lr"] = s.lr / (1 + step / s.lr_halving) if s.lr_halving > 0 else s.lr
         with torch.enable_grad():
             loss = _loss(loaded.model, assemble(), win, x_tile, s, weights, att, step, gen, bf16)
-            var.grad, = torch.autograd.grad(loss, [var])
+            (var.grad,) = torch.autograd.grad(loss, [var])
         opt.step()
         if progress is not None:
             progress(offset + step + 1, total)
     return start, best
 
 
-def refine(loaded: LoadedModel, x: torch.Tensor, settings: RefineSettings, size: tuple[int, int] | None = None,
-           tiling: Tiling = DEFAULT_TILING, progress: Callable[[int, int], None] | None = None,
-           observe: Callable[[int, Cost, QuantizedLatent], None] | None = None) -> RefineResult:
+def refine(
+    loaded: LoadedModel,
+    x: torch.Tensor,
+    settings: RefineSettings,
+    size: tuple[int, int] | None = None,
+    tiling: Tiling = DEFAULT_TILING,
+    progress: Callable[[int, int], None] | None = None,
+    observe: Callable[[int, Cost, QuantizedLatent], None] | None = None,
+) -> RefineResult:
     """Refine the latent of one padded image ``x`` (1, 3, 16h, 16w); ``size`` (H, W) is the part measured
     (default: all of ``x``). The model is left as it was; ``progress(done, total)`` follows the steps and
     ``observe(step, cost, latent)`` sees every checked iterate (single window only)."""
@@ -283,14 +329,16 @@ def refine(loaded: LoadedModel, x: torch.Tensor, settings: RefineSettings, size:
         wins = windows(z.shape[-2], z.shape[-1], tiling, reach)
         total = settings.steps * len(wins)
         if len(wins) == 1:
-            start, (best, best_step, _, latent) = _refine_window(loaded, z, x, size, wins[0], settings, weights,
-                                                                 bf16, progress, 0, total, observe)
+            start, (best, best_step, _, latent) = _refine_window(
+                loaded, z, x, size, wins[0], settings, weights, bf16, progress, 0, total, observe
+            )
         else:  # windows judge their tile only: the whole image is costed before and after
             best_step, latent = None, model.quantize_latent(z)
             start = real_cost(loaded, x, latent, settings, size, tiling)
             for k, win in enumerate(wins):
-                z[_sl(win.tile)] = _refine_window(loaded, z, x, size, win, settings, weights, bf16, progress,
-                                                  k * settings.steps, total)[1][2]
+                z[_sl(win.tile)] = _refine_window(
+                    loaded, z, x, size, win, settings, weights, bf16, progress, k * settings.steps, total
+                )[1][2]
             refined = model.quantize_latent(z)
             best = real_cost(loaded, x, refined, settings, size, tiling)
             latent, best = (refined, best) if best.total < start.total else (latent, start)

@@ -1,4 +1,5 @@
 """RD-optimized encoding (cvqncodec.refine): exact decoding, never a higher real cost, model untouched."""
+
 from __future__ import annotations
 
 import pytest
@@ -58,8 +59,14 @@ def test_effort_one_is_the_plain_encode(tiny_model):
 def test_windowed_refinement_decodes_exactly(tiny_model, one_thread, method):
     img = image_tensor(100, 140, seed=4)  # latent 7 x 9: nine windows of a 3 x 3 tiling
     calls = []
-    enc = codec.encode(tiny_model, img, reconstruct=True, tiling=SMALL_TILES, refine=settings(3, method=method),
-                       progress=lambda done, total: calls.append((done, total)))
+    enc = codec.encode(
+        tiny_model,
+        img,
+        reconstruct=True,
+        tiling=SMALL_TILES,
+        refine=settings(3, method=method),
+        progress=lambda done, total: calls.append((done, total)),
+    )
     r = enc.refinement
     assert r.windows == 9 and r.steps == 27 and calls[-1] == (27, 27)
     image, latent = decode(tiny_model, enc.data, SMALL_TILES)
