@@ -298,21 +298,28 @@ def load_image(path: str) -> LoadedImage:
     return decode_image(read_bytes(path), "<stdin>" if path == "-" else path)
 
 
-def list_images(folder: str | os.PathLike, limit: int | None = None, recursive: bool = False) -> list[Path]:
-    """Image files in ``folder`` (by extension, sorted by path; sub-folders too with ``recursive``), the
-    first ``limit`` of them. InputError for a missing or unreadable folder, or one without images."""
+def list_images(
+    folder: str | os.PathLike,
+    limit: int | None = None,
+    recursive: bool = False,
+    suffixes: Sequence[str] = IMAGE_SUFFIXES,
+    kind: str = "images",
+) -> list[Path]:
+    """Files of ``folder`` with one of ``suffixes`` (images by default; sorted by path; sub-folders too with
+    ``recursive``; hidden files skipped), the first ``limit`` of them. InputError for a missing or unreadable
+    folder, or one without such files (``kind`` names them in the message)."""
     root = Path(folder)
     if not root.is_dir():
         raise InputError(f"{folder}: not a folder")
     try:
         candidates = root.rglob("*") if recursive else root.iterdir()
         files = sorted(
-            p for p in candidates if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+            p for p in candidates if p.suffix.lower() in suffixes and not p.name.startswith(".") and p.is_file()
         )
     except OSError as exc:
         raise InputError(f"{folder}: cannot list: {exc.strerror or exc}") from None
     if not files:
-        raise InputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise InputError(f"{folder}: no {kind} ({', '.join(suffixes)})")
     return files[:limit] if limit else files
 
 

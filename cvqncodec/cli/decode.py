@@ -78,13 +78,10 @@ def decode_file(opts: DecodeOptions, job: Job) -> Outcome:
 
 
 def list_inputs(folder: Path) -> list[Path]:
-    """The .cvq files in a folder (by name; hidden files skipped, as list_images does)."""
-    files = sorted(
-        p for p in folder.iterdir() if p.suffix.lower() == ".cvq" and not p.name.startswith(".") and p.is_file()
-    )
-    if not files:
-        raise InputError(f"{folder}: no .cvq files")
-    return files
+    """The .cvq files in a folder (by name; hidden files skipped)."""
+    from ..imageio import list_images
+
+    return list_images(folder, suffixes=(".cvq",), kind=".cvq files")
 
 
 @click.command(epilog=EPILOG)
