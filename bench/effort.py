@@ -96,8 +96,9 @@ def run_time(loaded, image, repeats: int, steps: int = 5) -> dict:
     out: dict = {}
     for _ in range(repeats):
         for name, fn in [("encode", lambda: codec.encode(loaded, image))] + [
-                (f"encode_effort{e}", lambda e=e: codec.encode(loaded, image, refine=RefineSettings.for_effort(e)))
-                for e in (2, 3)]:
+            (f"encode_effort{e}", lambda e=e: codec.encode(loaded, image, refine=RefineSettings.for_effort(e)))
+            for e in (2, 3)
+        ]:
             t0 = {k: c() for k, c in clocks.items()}
             fn()
             for k, c in clocks.items():
@@ -107,6 +108,7 @@ def run_time(loaded, image, repeats: int, steps: int = 5) -> dict:
         for bf16 in (False, True):
             marks: list[tuple[str, float, float]] = []
             s = RefineSettings(steps=steps, method=method, bf16=bf16)
+
             def mark(kind: str, m: list = marks) -> None:
                 m.append((kind, time.perf_counter(), time.process_time()))
 

@@ -15,11 +15,10 @@ from cvqncodec.imageio import (
     check_writable,
     decode_image,
     encode_image,
-    is_srgb_profile,
-    reset_exif_orientation,
     writable_metadata,
     write_atomic,
 )
+from cvqncodec.photo_metadata import is_srgb_profile, reset_exif_orientation
 from tests.helpers import synthetic_image
 
 
