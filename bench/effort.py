@@ -31,7 +31,8 @@ from PIL import Image
 from cvqncodec import codec, container
 from cvqncodec.metrics import ms_ssim, ms_ssim_db, psnr
 from cvqncodec.model import pad_to_multiple
-from cvqncodec.refine import RefineSettings, bf16_is_fast, refine
+from cvqncodec.precision import bf16_is_fast
+from cvqncodec.refine import RefineSettings, refine
 from cvqncodec.zoo import resolve_model
 
 TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train"

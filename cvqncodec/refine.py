@@ -25,8 +25,9 @@ from pytorch_msssim import ms_ssim
 from .effort import DEFAULT_EFFORT, EFFORT_STEPS  # noqa: F401 (re-exported)
 from .entropy import cdf_bits
 from .model import QuantizedLatent
+from .precision import bf16_is_fast
 from .presets import DOWNSAMPLING
-from .tiling import DEFAULT_TILING, Tiling, analyse, spans
+from .tiling import DEFAULT_TILING, Tiling, analyse, decoder_transform, spans
 from .weights import LoadedModel
 
 #: alpha of Eq. 8: weight of 1 - MS-SSIM.
@@ -92,13 +93,6 @@ class RefineResult:
 #: tiled decoder reads for the tile, the context models' input, and (relative to the context box) the
 #: positions whose code length the tile's symbols change (their CDFs are exact from the context box).
 _Window = namedtuple("_Window", "tile crop decode context rate")
-
-
-def bf16_is_fast(device: torch.device) -> bool:
-    """Hardware bf16 (AVX-512 BF16/AMX CPUs, recent GPUs); elsewhere bf16 autocast is slow."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
 
 
 def ms_ssim_window(side: int) -> int | None:
@@ -248,7 +242,7 @@ def _window_cost(
     ctrl, crop = loaded.model.controller, win.crop
     perm, groups = _split(ctrl, z, att)
     groups = [q.symbols(g) for q, g in zip(ctrl.quantizers, groups)]
-    x_hat = loaded.model.decoder(ctrl.dequantize(groups, perm)[_sl(win.decode, crop)])
+    x_hat = decoder_transform(loaded.model.decoder, ctrl.dequantize(groups, perm)[_sl(win.decode, crop)])
     dist, ssim, mse = distortion(x_hat[_sl(win.tile, win.decode, DOWNSAMPLING)], x_tile, *weights)
     bits = [exact_bits(ev, g[0][_sl(win.context, crop)], win.rate) for ev, g in zip(loaded.evaluators, groups)]
     positions = (win.tile[1] - win.tile[0]) * (win.tile[3] - win.tile[2])

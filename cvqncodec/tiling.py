@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .precision import channels_last, transform_precision
 from .presets import DOWNSAMPLING
 
 
@@ -65,11 +66,23 @@ def tiled(
     return out
 
 
+def encoder_transform(encoder: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The encoder on one piece, in the coding precision of :mod:`cvqncodec.precision`, as float32."""
+    with transform_precision(x.device):
+        return encoder(channels_last(x)).float()
+
+
+def decoder_transform(decoder: torch.nn.Module, z_hat: torch.Tensor) -> torch.Tensor:
+    """The decoder on one piece, in the coding precision of :mod:`cvqncodec.precision`, as float32."""
+    with transform_precision(z_hat.device):
+        return decoder(channels_last(z_hat)).float().contiguous()
+
+
 def analyse(encoder: torch.nn.Module, x: torch.Tensor, latent_channels: int, tiling: Tiling) -> torch.Tensor:
     """Encoder transform of (N, 3, 16h, 16w) -> (N, C, h, w), tile by tile."""
-    return tiled(lambda t: encoder(t).float(), x, DOWNSAMPLING, 1, latent_channels, tiling)
+    return tiled(lambda t: encoder_transform(encoder, t), x, DOWNSAMPLING, 1, latent_channels, tiling)
 
 
 def synthesise(decoder: torch.nn.Module, z_hat: torch.Tensor, tiling: Tiling) -> torch.Tensor:
     """Decoder transform of (N, C, h, w) -> (N, 3, 16h, 16w), tile by tile."""
-    return tiled(decoder, z_hat, 1, DOWNSAMPLING, 3, tiling)
+    return tiled(lambda t: decoder_transform(decoder, t), z_hat, 1, DOWNSAMPLING, 3, tiling)

@@ -24,6 +24,7 @@ from . import fixed_point as fp
 from .context import ExactContextEvaluator
 from .errors import ModelError
 from .model import CVQN
+from .precision import use_channels_last
 from .presets import Preset
 from .text import escape_control
 
@@ -107,6 +108,7 @@ def model_from_state(
             "this version (cvq train --init FILE --context-only)"
         )
     model.eval()
+    use_channels_last(model)
     # The id covers the tensors as the model holds them (fp16 rounding included).
     return LoadedModel(name, model, weights_id(state, preset), card or {}, path)
 

@@ -12,20 +12,19 @@ Eq. 6), ``checkpoint`` (run-folder state, the preset of a run), ``export`` (weig
 
 from __future__ import annotations
 
+from ..precision import bf16_is_fast, use_channels_last
 from .checkpoint import preset_for_run, save_checkpoint
 from .config import TrainConfig
 from .data import CropSampler, load_training_image, split_files
 from .export import export, run_card
 from .loop import train
 from .loss import (
-    bf16_is_fast,
     context_loss_terms,
     loss_terms,
     lr_factor,
     ms_ssim_window,
     optimizer_step,
     parameter_groups,
-    use_channels_last,
 )
 from .validation import update_re_importance, validate
 from .warm_start import group_channel_map, level_map, warm_start, warm_start_levels

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..model import CVQN
+from ..precision import bf16_is_fast, use_channels_last, use_contiguous_format
 from ..presets import Preset
 from .checkpoint import CHECKPOINT, HISTORY, append_history, read_checkpoint, resume_model, save_checkpoint
 from .config import TrainConfig
@@ -21,7 +22,6 @@ from .data import CropSampler, load_data
 from .distributed import describe, finish_process, init_process, is_main, wrap
 from .export import export
 from .loss import (
-    bf16_is_fast,
     context_loss_terms,
     freeze_coder,
     loss_terms,
@@ -30,8 +30,6 @@ from .loss import (
     optimizer_step,
     parameter_groups,
     set_learning_rates,
-    use_channels_last,
-    use_contiguous_format,
 )
 from .validation import update_re_importance, validate
 from .warm_start import warm_start_from

@@ -89,26 +89,3 @@ def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss: tor
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
-
-
-def use_channels_last(model: CVQN) -> None:
-    """channels_last on the 2D parts (encoder, decoder): faster convolutions on CPUs."""
-    model.encoder.to(memory_format=torch.channels_last)
-    model.decoder.to(memory_format=torch.channels_last)
-
-
-def use_contiguous_format(model: CVQN) -> None:
-    """Back to the default layout after training (the exported and returned model)."""
-    model.encoder.to(memory_format=torch.contiguous_format)
-    model.decoder.to(memory_format=torch.contiguous_format)
-
-
-def bf16_is_fast(device: torch.device) -> bool:
-    """bf16 autocast helps only where the hardware has bf16 kernels (AVX-512 BF16/AMX, recent GPUs);
-    on an AVX2-only CPU PyTorch falls back to slow reference convolutions (measured 8x slower)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
