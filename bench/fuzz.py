@@ -72,6 +72,8 @@ class Fields:
     #: Per group: the declared stream lengths (None: the real ones) and the stream bytes.
     declared: list[list[int] | None] = field(default_factory=list)
     streams: list[list[bytes]] = field(default_factory=list)
+    #: Format 4: the latent tile side (u16); None: not written (formats 2 and 3).
+    tile: int | None = None
 
 
 def parse(data: bytes) -> Fields:
@@ -97,6 +99,7 @@ def parse(data: bytes) -> Fields:
         h.version >= 3,
         [None] * len(streams),
         streams,
+        h.tile,
     )
 
 
@@ -107,6 +110,8 @@ def serialize(f: Fields) -> bytes:
     out += struct.pack(">BB", u8(f.version), u8(len(f.name))) + f.name[:255] + f.weights_id
     out += struct.pack(">IIB", u32(f.height), u32(f.width), u8(f.colour))
     out += struct.pack(">HHH", u16(f.channels), u16(f.latent_height), u16(f.latent_width))
+    if f.tile is not None:
+        out += struct.pack(">H", u16(f.tile))
     out += struct.pack(">B", u8(len(f.groups)))
     for q, c in f.groups[:255]:
         out += struct.pack(">BH", u8(q), u16(c))
@@ -151,8 +156,8 @@ def random_stream(rng: random.Random, pool: list[bytes]) -> bytes:
 
 
 def consistent_streams(f: Fields, rng: random.Random, pool: list[bytes]) -> None:
-    """One stream per segment of every group, as the decoder expects for the header's latent shape."""
-    from cvqncodec.container import segment_bounds, wavefront_sizes
+    """One stream per segment of every tile of every group, as the decoder expects for the header's latent shape."""
+    from cvqncodec.container import stream_counts
 
     f.streams, f.declared = [], []
     for _, c in f.groups:
@@ -161,7 +166,7 @@ def consistent_streams(f: Fields, rng: random.Random, pool: list[bytes]) -> None
         elif c * f.latent_height * f.latent_width > 50_000_000:
             n = rng.randint(1, 4)
         else:
-            n = len(segment_bounds(wavefront_sizes(c, f.latent_height, f.latent_width)))
+            n = stream_counts([(2, c)], f.latent_height, f.latent_width, f.tile if f.tile else None)[0]
         f.streams.append([random_stream(rng, pool) for _ in range(n)])
         f.declared.append(None)
 
@@ -251,8 +256,11 @@ def mutate_streams(f: Fields, rng: random.Random, pool: list[bytes], max_pixels:
 
 
 def mutate_header_bytes(f: Fields, rng: random.Random, pool: list[bytes], max_pixels: int) -> str:
-    which = rng.choice(["colour", "version", "name", "weights_id"])
-    if which == "colour":
+    which = rng.choice(["colour", "version", "name", "weights_id", "tile"])
+    if which == "tile":  # out of range, at the range's ends, or dropped / added with the version
+        f.tile = rng.choice([None, 0, 1, 15, 16, 64, 256, 257, 0xFFFF])
+        f.version = rng.choice([3, 4]) if rng.random() < 0.5 else f.version
+    elif which == "colour":
         f.colour = rng.choice([0, 1, 2, 3, 4, 255])
     elif which == "version":
         f.version = rng.choice([0, 1, 2, 3, 4, 255])

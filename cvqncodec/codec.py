@@ -1,7 +1,7 @@
 """Image <-> .cvq bytes with a loaded model: the one pipeline used by the CLI, bench and analysis.
 
 encode: pad to a multiple of 16 -> encoder -> controller (importance, sort, split, GMM symbols) ->
-context models + torchac, one stream per segment of each group -> container.
+context models + torchac, tile by tile, one stream per segment -> container.
 decode: container -> per-group wavefront decoding with the same probability routine -> merge ->
 decoder -> crop.
 """
@@ -72,7 +72,7 @@ def pack_latent(
 ) -> bytes:
     """Entropy-code a latent of an image of ``height`` x ``width`` pixels into .cvq bytes."""
     model = loaded.model
-    streams = [encode_group(ev, s)[0] for ev, s in zip(loaded.evaluators, latent.groups)]
+    streams = [encode_group(ev, s, container.LATENT_TILE)[0] for ev, s in zip(loaded.evaluators, latent.groups)]
     latent_height, latent_width = latent.groups[0].shape[-2:]
     header = container.Header(
         model_name=loaded.name,
@@ -85,6 +85,7 @@ def pack_latent(
         latent_width=latent_width,
         groups=group_layout(loaded),
         permutation=latent.permutation.tolist() if model.controller.image_dependent_order else None,
+        tile=container.LATENT_TILE,
     )
     return container.pack(header, streams)
 
@@ -123,7 +124,7 @@ def decode(
         perm = model.controller.fixed_order()
     groups = []
     for ev, (_levels, channels), stream in zip(loaded.evaluators, header.groups, streams):
-        groups.append(decode_group(ev, (channels, header.latent_height, header.latent_width), stream))
+        groups.append(decode_group(ev, (channels, header.latent_height, header.latent_width), stream, header.tile))
     latent = QuantizedLatent(groups, perm)
     image = model.reconstruct(latent, device, tiling)[:, :, : header.height, : header.width].cpu()
     return image, latent

@@ -17,10 +17,16 @@ from .errors import BitstreamError, InputError, MismatchError
 from .presets import DOWNSAMPLING
 
 MAGIC = b"\x89CVQ\r\n\x1a\n"
-#: 3: an optional metadata section (ICC profile, EXIF, XMP). 2: CDFs from the context models' integer tables,
-#: no metadata (still read). Version 1 used float32 probabilities and is not read any more.
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (2, 3)
+#: 4: the latent coded in independent tiles (a u16 tile side in the header). 3: an optional metadata section
+#: (ICC profile, EXIF, XMP). 2: CDFs from the context models' integer tables, no metadata. 2 and 3 are still read
+#: (as one tile covering the latent). Version 1 used float32 probabilities and is not read any more.
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (2, 3, 4)
+#: Side, in latent positions, of the tiles a version-4 writer codes independently (Kodak: one tile).
+LATENT_TILE = 64
+#: Tile sides a version-4 reader accepts: small enough to bound the work per tile, large enough to bound the
+#: number of tiles (docs/FORMAT.md, "Tiles").
+TILE_RANGE = (16, 256)
 WEIGHTS_ID_BYTES = 8
 #: Largest height or width: the latent size ceil(side / 16) is stored as a u16.
 MAX_DIMENSION = 0xFFFF * DOWNSAMPLING
@@ -61,6 +67,8 @@ class Header:
     version: int = FORMAT_VERSION
     #: Format 3: "icc", "exif" and/or "xmp" bytes, written back by the decoder (empty: no metadata).
     metadata: dict[str, bytes] = field(default_factory=dict)
+    #: Format 4: side of the independently coded latent tiles; None (formats 2 and 3): the whole latent is one.
+    tile: int | None = LATENT_TILE
 
 
 class _Reader:
@@ -112,6 +120,17 @@ def wavefront_sizes(channels: int, height: int, width: int) -> np.ndarray:
     return sizes[sizes > 0]
 
 
+def tile_boxes(latent_height: int, latent_width: int, tile: int | None) -> list[tuple[int, int, int, int]]:
+    """(h0, h1, w0, w1) of every latent tile, row by row (the coding order of tiles); one box when untiled."""
+    if tile is None:
+        return [(0, latent_height, 0, latent_width)]
+    return [
+        (i, min(i + tile, latent_height), j, min(j + tile, latent_width))
+        for i in range(0, latent_height, tile)
+        for j in range(0, latent_width, tile)
+    ]
+
+
 def segment_bounds(sizes: np.ndarray) -> list[tuple[int, int]]:
     """(first, last + 1) wavefront of every segment: a segment closes at the end of the first wavefront that
     brings it to SEGMENT_SYMBOLS symbols; the last one holds the rest."""
@@ -123,6 +142,25 @@ def segment_bounds(sizes: np.ndarray) -> list[tuple[int, int]]:
         bounds.append((first, last + 1))
         first, before = last + 1, int(cum[last])
     return bounds
+
+
+def segment_ranges(channels: int, height: int, width: int) -> list[tuple[int, int]]:
+    """(start, end) symbol ranges, in coding order, of the segments of one tile's (channels, height, width)
+    volume: one torchac stream each."""
+    cum = np.concatenate([[0], np.cumsum(wavefront_sizes(channels, height, width))])
+    return [(int(cum[first]), int(cum[last])) for first, last in segment_bounds(np.diff(cum))]
+
+
+def stream_counts(groups: list[tuple[int, int]], latent_height: int, latent_width: int, tile: int | None) -> list[int]:
+    """Streams of every group: the segments of all its tiles."""
+    boxes = tile_boxes(latent_height, latent_width, tile)
+    shapes: dict[tuple[int, int], int] = {}
+    for h0, h1, w0, w1 in boxes:
+        shapes[(h1 - h0, w1 - w0)] = shapes.get((h1 - h0, w1 - w0), 0) + 1
+    return [
+        sum(n * len(segment_bounds(wavefront_sizes(channels, th, tw))) for (th, tw), n in shapes.items())
+        for _, channels in groups
+    ]
 
 
 def decode_work(groups: list[tuple[int, int]], latent_height: int, latent_width: int) -> int:
@@ -139,11 +177,16 @@ def decode_work(groups: list[tuple[int, int]], latent_height: int, latent_width:
     return work
 
 
-def decode_work_problem(groups: list[tuple[int, int]], height: int, width: int) -> str | None:
-    """Why decoding an image of this shape with this group layout would cost out of proportion to its pixels
-    (extreme aspect ratios: many tiny wavefronts), or None. The encoder and the decoder apply the same rule:
-    at most WORK_FACTOR x the work of a square latent with as many positions, plus WORK_FLOOR symbols."""
+def decode_work_problem(
+    groups: list[tuple[int, int]], height: int, width: int, tile: int | None = LATENT_TILE
+) -> str | None:
+    """Why decoding an untiled latent (formats 2 and 3) of this shape with this group layout would cost out of
+    proportion to its pixels (extreme aspect ratios: many tiny wavefronts), or None: at most WORK_FACTOR x the
+    work of a square latent with as many positions, plus WORK_FLOOR symbols. Tiled latents (format 4) decode
+    in time proportional to their pixels whatever the shape."""
     lh, lw = latent_size(height, width)
+    if tile is not None:
+        return None  # tiles bound the wavefronts per tile and are decoded side by side
     side = math.isqrt(lh * lw - 1) + 1
     limit = WORK_FACTOR * decode_work(groups, side, side) + WORK_PER_SYMBOL * WORK_FLOOR
     if decode_work(groups, lh, lw) > limit:
@@ -154,12 +197,15 @@ def decode_work_problem(groups: list[tuple[int, int]], height: int, width: int) 
     return None
 
 
-def check_image_shape(height: int, width: int, groups: list[tuple[int, int]] | None = None) -> None:
+def check_image_shape(
+    height: int, width: int, groups: list[tuple[int, int]] | None = None, tile: int | None = LATENT_TILE
+) -> None:
     """InputError (exit 3) for an image the format cannot carry; with ``groups`` (a model's layout, as
-    :func:`cvqncodec.codec.group_layout`) also for one whose decoding would cost out of proportion."""
+    :func:`cvqncodec.codec.group_layout`) and no ``tile`` also for one whose decoding would cost out of
+    proportion."""
     problem = image_size_problem(height, width)
     if problem is None and groups is not None:
-        problem = decode_work_problem(groups, height, width)
+        problem = decode_work_problem(groups, height, width, tile)
     if problem is not None:
         raise InputError(problem)
 
@@ -169,7 +215,7 @@ def pack(header: Header, streams: list[list[bytes]]) -> bytes:
     """Serialize a header and its streams (a list per group), appending the CRC32 of everything before it.
 
     ValueError for fields out of range; InputError for an image shape the format cannot carry."""
-    check_image_shape(header.height, header.width, header.groups)
+    check_image_shape(header.height, header.width, header.groups, header.tile)
     if len(streams) != len(header.groups) or any(not 1 <= len(g) <= 0xFFFF for g in streams):
         raise ValueError("one or more streams per group")
     header.stream_lengths = [[len(s) for s in g] for g in streams]
@@ -181,6 +227,8 @@ def pack(header: Header, streams: list[list[bytes]]) -> bytes:
     out += struct.pack(">BB", header.version, len(name)) + name + header.weights_id
     out += struct.pack(">IIB", header.height, header.width, header.color_channels)
     out += struct.pack(">HHH", header.latent_channels, header.latent_height, header.latent_width)
+    if header.version >= 4:
+        out += struct.pack(">H", header.tile)
     out += struct.pack(">B", len(header.groups))
     for levels, channels in header.groups:
         out += struct.pack(">BH", levels, channels)
@@ -203,7 +251,7 @@ def with_metadata(data: bytes, metadata: dict[str, bytes]) -> bytes:
     """A .cvq file's bytes with its metadata replaced (``cvq encode`` adds the source's this way, after coding;
     ``{}`` strips it). The streams are kept byte for byte."""
     header, streams = unpack(data)
-    header.version, header.metadata = FORMAT_VERSION, {k: v for k, v in metadata.items() if v}
+    header.version, header.metadata = max(header.version, 3), {k: v for k, v in metadata.items() if v}
     return pack(header, streams)
 
 
@@ -243,6 +291,7 @@ def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
     weights_id = r.take(WEIGHTS_ID_BYTES)
     height, width, color = r.unpack(">IIB")
     lc, lh, lw = r.unpack(">HHH")
+    (tile,) = r.unpack(">H") if version >= 4 else (None,)
     (n_groups,) = r.unpack(">B")
     groups = [r.unpack(">BH") for _ in range(n_groups)]
     (has_perm,) = r.unpack(">B")
@@ -257,12 +306,25 @@ def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
             raise BitstreamError("corrupted .cvq header (stream count)")
         lengths.append(list(r.unpack(f">{count}I")))
     header = Header(
-        name, weights_id, height, width, color, lc, lh, lw, [tuple(g) for g in groups], perm, lengths, version, metadata
+        name,
+        weights_id,
+        height,
+        width,
+        color,
+        lc,
+        lh,
+        lw,
+        [tuple(g) for g in groups],
+        perm,
+        lengths,
+        version,
+        metadata,
+        tile,
     )
     problem = header_problem(header)
     if problem is not None:
         raise BitstreamError(f"corrupted .cvq header ({problem})")
-    problem = decode_work_problem(header.groups, height, width)
+    problem = decode_work_problem(header.groups, height, width, tile)
     if problem is not None:
         raise BitstreamError(f"unsupported .cvq file: {problem}")
     streams = [[r.take(n) for n in group] for group in lengths]
@@ -296,6 +358,8 @@ def header_problem(h: Header) -> str | None:
         return "weights id"
     if h.version not in READABLE_VERSIONS or (h.version < 3 and h.metadata):
         return "version"
+    if (h.tile is None) != (h.version < 4) or (h.tile is not None and not TILE_RANGE[0] <= h.tile <= TILE_RANGE[1]):
+        return "tile size"
     if image_size_problem(h.height, h.width) is not None:
         return "image size"
     if h.color_channels not in (1, 3):

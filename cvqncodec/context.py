@@ -17,12 +17,14 @@ together. Both give the same integers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import fixed_point as fp
+from .container import LATENT_TILE, tile_boxes
 
 KERNEL_OFFSETS = [(dc, dh, dw) for dc in (-1, 0, 1) for dh in (-1, 0, 1) for dw in (-1, 0, 1)]
 
@@ -140,16 +142,77 @@ class ContextModel(nn.Module):
         return int(self.exp_table[0]) == 1 << fp.CDF_PRECISION
 
 
-#: provide(start, end, cdf_prefix) -> symbols of coding positions start..end-1 (int64, shape (end-start,)).
-SymbolSource = Callable[[int, int, torch.Tensor], torch.Tensor]
+#: provide(tile, start, end, cdf_tile) -> symbols of the tile's coding positions start..end-1 (int64, shape
+#: (end - start,)); ``cdf_tile`` holds the tile's CDF rows 0..end-1 in its coding order.
+SymbolSource = Callable[[int, int, int, torch.Tensor], torch.Tensor]
+
+#: Zero-padded voxels the decoder evaluates side by side (bounds the activation buffers: 2^20 voxels x 24
+#: filters x 3 buffers is 300 MB); a batch always holds at least one tile.
+BATCH_VOXELS = 1 << 20
+
+Box = tuple[int, int, int, int]
+
+
+@lru_cache(maxsize=32)
+def tile_order(shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raster indices of a (C_g, h, w) tile sorted by wavefront t (ties in raster order), and the size of
+    each non-empty wavefront."""
+    cg, h, w = shape
+    c_i, h_i, w_i = torch.meshgrid(torch.arange(cg), torch.arange(h), torch.arange(w), indexing="ij")
+    t = wavefront_index(c_i, h_i, w_i).reshape(-1)
+    order = torch.sort(t, stable=True).indices
+    sizes = torch.unique_consecutive(t[order], return_counts=True)[1]
+    return order, sizes
+
+
+class _TileBatch:
+    """Tiles of one group's (C_g, H, W) volume evaluated together: each tile sits in its own zero-padded block
+    of a shared buffer, so its context stops at its border (every tile is coded on its own).
+
+    Positions are listed tile by tile, each tile in its coding order (``raster``: index into the volume,
+    ``padded``: voxel in the buffer, ``wave``: t within the tile); ``starts[k]`` is where tile k begins.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], boxes: list[Box], device: torch.device) -> None:
+        cg, height, width = shape
+        bh = max(b[1] - b[0] for b in boxes)
+        bw = max(b[3] - b[2] for b in boxes)
+        self.ph, self.pw = bh + 2, bw + 2
+        self.voxels = len(boxes) * (cg + 2) * self.ph * self.pw
+        raster, padded, wave, starts = [], [], [], [0]
+        for k, (h0, h1, w0, w1) in enumerate(boxes):
+            th, tw = h1 - h0, w1 - w0
+            order, _ = tile_order((cg, th, tw))
+            c_i, rest = order // (th * tw), order % (th * tw)
+            h_i, w_i = rest // tw, rest % tw
+            raster.append((c_i * height + h0 + h_i) * width + w0 + w_i)
+            block = k * (cg + 2) * self.ph * self.pw
+            padded.append(block + ((c_i + 1) * self.ph + h_i + 1) * self.pw + w_i + 1)
+            wave.append(wavefront_index(c_i, h_i, w_i))
+            starts.append(starts[-1] + order.numel())
+        self.raster = torch.cat(raster)
+        self.padded = torch.cat(padded).to(device)
+        self.wave = torch.cat(wave)
+        self.starts = starts
+
+
+def tile_batches(shape: tuple[int, int, int], tile: int | None) -> list[list[Box]]:
+    """The tiles of a (C_g, H, W) volume (:func:`cvqncodec.container.tile_boxes`) in coding order, cut into
+    consecutive batches of at most BATCH_VOXELS padded voxels (at least one tile each)."""
+    cg, height, width = shape
+    boxes = tile_boxes(height, width, tile)
+    block = (cg + 2) * (min(tile or height, height) + 2) * (min(tile or width, width) + 2)
+    per_batch = max(1, BATCH_VOXELS // block)
+    return [boxes[a : a + per_batch] for a in range(0, len(boxes), per_batch)]
 
 
 class ExactContextEvaluator:
     """Evaluates a :class:`ContextModel`'s integer tables exactly (float64 GEMMs of bounded integers).
 
-    Positions live in a zero-padded volume; each layer's output is an int32 buffer over it, filled
+    Positions live in a zero-padded volume per tile; each layer's output is an int32 buffer over it, filled
     position set by position set. Any split into position sets that respects causality gives the same
-    integers, on any device and with any thread count.
+    integers, on any device and with any thread count. ``tile`` is the side of the independently coded latent
+    tiles (format 4) or None for one tile covering the volume (formats 2 and 3).
     """
 
     def __init__(self, model: ContextModel, device: torch.device | str = "cpu") -> None:
@@ -172,34 +235,35 @@ class ExactContextEvaluator:
         self.blocks = len(model.blocks)
 
     @staticmethod
-    def coding_order(shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raster indices sorted by wavefront t (ties in raster order), and the size of each wavefront."""
-        cg, h, w = shape
-        c_i, h_i, w_i = torch.meshgrid(torch.arange(cg), torch.arange(h), torch.arange(w), indexing="ij")
-        t = wavefront_index(c_i, h_i, w_i).reshape(-1)
-        order = torch.sort(t, stable=True).indices
-        sizes = torch.unique_consecutive(t[order], return_counts=True)[1]
-        return order, sizes
+    def coding_order(
+        shape: tuple[int, int, int], tile: int | None = LATENT_TILE
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Raster indices of the (C_g, H, W) volume in coding order (tile by tile, each tile by wavefront t,
+        ties in raster order), and every tile's wavefront sizes."""
+        cg, height, width = shape
+        order, sizes = [], []
+        for h0, h1, w0, w1 in tile_boxes(height, width, tile):
+            local, wave_sizes = tile_order((cg, h1 - h0, w1 - w0))
+            th, tw = h1 - h0, w1 - w0
+            c_i, rest = local // (th * tw), local % (th * tw)
+            order.append((c_i * height + h0 + rest // tw) * width + w0 + rest % tw)
+            sizes.append(wave_sizes)
+        return torch.cat(order), sizes
 
     # ------------------------------------------------------------------------------------ internals
-    def _volume(self, shape: tuple[int, int, int]):
-        cg, h, w = shape
-        pc, ph, pw = cg + 2, h + 2, w + 2  # one voxel of zero padding on every side
-        order, sizes = self.coding_order(shape)
-        c_i, rest = order // (h * w), order % (h * w)
-        h_i, w_i = rest // w, rest % w
-        padded_pos = (((c_i + 1) * ph + (h_i + 1)) * pw + (w_i + 1)).to(self.device)
+    def _buffers(self, batch: _TileBatch) -> tuple[list[torch.Tensor], torch.Tensor, list[torch.Tensor]]:
+        """(tap offsets per layer, input buffer, one int32 activation buffer per layer output that a later
+        layer gathers from), all zero: the padding and the positions not yet evaluated."""
         taps = [
-            torch.tensor([(dc * ph + dh) * pw + dw for dc, dh, dw in offsets], device=self.device)
+            torch.tensor([(dc * batch.ph + dh) * batch.pw + dw for dc, dh, dw in offsets], device=self.device)
             for offsets, _, _, _ in self.layers
         ]
-        nvox = pc * ph * pw
-        values = torch.zeros(nvox, 1, dtype=torch.int32, device=self.device)
-        # One int32 activation buffer per layer output that a later layer gathers from.
+        values = torch.zeros(batch.voxels, 1, dtype=torch.int32, device=self.device)
         buffers = [
-            torch.zeros(nvox, self.filters, dtype=torch.int32, device=self.device) for _ in range(1 + 2 * self.blocks)
+            torch.zeros(batch.voxels, self.filters, dtype=torch.int32, device=self.device)
+            for _ in range(1 + 2 * self.blocks)
         ]
-        return order, sizes, padded_pos, taps, values, buffers
+        return taps, values, buffers
 
     def _layer(self, i: int, taps: list[torch.Tensor], source: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """Accumulate layer i at ``pos`` and re-quantize: float64 holding exact integers."""
@@ -231,49 +295,78 @@ class ExactContextEvaluator:
         return fp.logits_to_cdf(logits, self.exp_table)
 
     # ------------------------------------------------------------------------------------ coding
-    def all_cdfs(self, symbols: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
+    def all_cdfs(self, symbols: torch.Tensor, tile: int | None = LATENT_TILE, chunk: int = 1 << 16) -> torch.Tensor:
         """Encoder side: every position's int16 CDF in coding order, from the known symbols (C_g, H, W).
 
-        Layer by layer over all positions, ``chunk`` positions per GEMM: the chunking changes nothing.
+        Layer by layer over all positions of a batch of tiles, ``chunk`` positions per GEMM: the chunking and
+        the batching change nothing.
         """
         shape = tuple(symbols.shape)
-        order, _, padded_pos, taps, values, buffers = self._volume(shape)
-        sym = symbols.reshape(-1)[order].to(self.device)
-        values[padded_pos, 0] = self.input_table[sym].to(torch.int32)
-        n_total = order.numel()
-        cdf = torch.empty(n_total, self.levels + 1, dtype=torch.int16)
-        chunks = [padded_pos[a : a + chunk] for a in range(0, n_total, chunk)]
+        flat = symbols.reshape(-1)
+        cdf = torch.empty(flat.numel(), self.levels + 1, dtype=torch.int16)
+        done = 0
         with torch.no_grad():
-            for layer, source, residual, relu, output in self._hidden_plan(values, buffers):
-                for pos in chunks:
-                    output[pos] = self._hidden(layer, taps, source, pos, relu, residual)
-            for a, pos in zip(range(0, n_total, chunk), chunks):
-                cdf[a : a + chunk] = self._cdfs(taps, buffers, pos)
+            for boxes in tile_batches(shape, tile):
+                batch = _TileBatch(shape, boxes, self.device)
+                taps, values, buffers = self._buffers(batch)
+                values[batch.padded, 0] = self.input_table[flat[batch.raster].to(self.device)].to(torch.int32)
+                n = batch.raster.numel()
+                chunks = [batch.padded[a : a + chunk] for a in range(0, n, chunk)]
+                for layer, source, residual, relu, output in self._hidden_plan(values, buffers):
+                    for pos in chunks:
+                        output[pos] = self._hidden(layer, taps, source, pos, relu, residual)
+                for a, pos in zip(range(0, n, chunk), chunks):
+                    cdf[done + a : done + a + pos.numel()] = self._cdfs(taps, buffers, pos)
+                done += n
         return cdf
 
-    def run(self, shape: tuple[int, int, int], provide: SymbolSource) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decoder side: compute CDFs wavefront by wavefront; ``provide`` returns each step's symbols.
+    def run(
+        self, shape: tuple[int, int, int], provide: SymbolSource, tile: int | None = LATENT_TILE
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder side: compute CDFs wavefront by wavefront, the wavefronts of a batch's tiles side by side;
+        ``provide`` returns each tile's symbols of each step.
 
         Returns (symbols in raster order with the given shape, int16 CDFs in coding order (N, q+1)).
         """
-        order, sizes, padded_pos, taps, values, buffers = self._volume(shape)
-        plan = self._hidden_plan(values, buffers)
-        n_total = order.numel()
+        n_total = shape[0] * shape[1] * shape[2]
         cdf = torch.empty(n_total, self.levels + 1, dtype=torch.int16)
-        symbols_coded = torch.empty(n_total, dtype=torch.int64)
-        start = 0
-        with torch.no_grad():
-            for n in sizes.tolist():
-                pos = padded_pos[start : start + n]
-                for layer, source, residual, relu, output in plan:
-                    output[pos] = self._hidden(layer, taps, source, pos, relu, residual)
-                cdf[start : start + n] = self._cdfs(taps, buffers, pos)
-                sym = provide(start, start + n, cdf[: start + n])
-                if sym.shape != (n,):
-                    raise ValueError("symbol source returned the wrong number of symbols")
-                symbols_coded[start : start + n] = sym
-                values[pos, 0] = self.input_table[sym.to(self.device)].to(torch.int32)
-                start += n
         symbols = torch.empty(n_total, dtype=torch.int64)
-        symbols[order] = symbols_coded
+        done, first_tile = 0, 0
+        with torch.no_grad():
+            for boxes in tile_batches(shape, tile):
+                batch = _TileBatch(shape, boxes, self.device)
+                self._run_batch(batch, cdf[done:], symbols, provide, first_tile)
+                done += batch.raster.numel()
+                first_tile += len(boxes)
         return symbols.reshape(shape), cdf
+
+    def _run_batch(
+        self, batch: _TileBatch, cdf: torch.Tensor, symbols: torch.Tensor, provide: SymbolSource, first_tile: int
+    ) -> None:
+        """Wavefront t of every tile of the batch at once; ``cdf`` rows from the batch's first position on."""
+        taps, values, buffers = self._buffers(batch)
+        plan = self._hidden_plan(values, buffers)
+        by_wave = torch.sort(batch.wave, stable=True).indices  # tile by tile within a wavefront
+        counts = torch.unique_consecutive(batch.wave[by_wave], return_counts=True)[1].tolist()
+        tile_of = torch.repeat_interleave(torch.tensor(batch.starts[1:]) - torch.tensor(batch.starts[:-1]))
+        done = 0
+        for n in counts:
+            idx = by_wave[done : done + n]
+            done += n
+            pos = batch.padded[idx]
+            for layer, source, residual, relu, output in plan:
+                output[pos] = self._hidden(layer, taps, source, pos, relu, residual)
+            cdf[idx] = self._cdfs(taps, buffers, pos)
+            sym = torch.empty(n, dtype=torch.int64)
+            tiles, per_tile = torch.unique_consecutive(tile_of[idx], return_counts=True)
+            a = 0
+            for k, m in zip(tiles.tolist(), per_tile.tolist()):
+                begin = int(idx[a]) - batch.starts[k]
+                tile_cdf = cdf[batch.starts[k] : batch.starts[k] + begin + m]
+                got = provide(first_tile + k, begin, begin + m, tile_cdf)
+                if got.shape != (m,):
+                    raise ValueError("symbol source returned the wrong number of symbols")
+                sym[a : a + m] = got
+                a += m
+            symbols[batch.raster[idx]] = sym
+            values[pos, 0] = self.input_table[sym.to(self.device)].to(torch.int32)

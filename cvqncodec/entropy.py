@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from .container import LATENT_TILE, segment_ranges, tile_boxes
 from .context import ExactContextEvaluator
 from .errors import BitstreamError
 from .fixed_point import CDF_PRECISION as PRECISION
@@ -24,58 +25,58 @@ def cdf_bits(cdf: torch.Tensor, symbols: torch.Tensor) -> float:
     return float(-(mass / (1 << PRECISION)).log2().sum())
 
 
-#: A group's symbols are split, at wavefront boundaries, into segments of at least this many symbols, each
-#: its own torchac stream: the decoder re-decodes a growing prefix of the current segment at every
-#: wavefront, so segments bound that cost on large images.
-SEGMENT_SYMBOLS = 1 << 16
-
-
-def segments(wavefront_sizes: torch.Tensor, target: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) symbol ranges in coding order; every range holds whole wavefronts."""
-    target = SEGMENT_SYMBOLS if target is None else target
-    bounds, start, end = [], 0, 0
-    for n in wavefront_sizes.tolist():
-        end += n
-        if end - start >= target:
-            bounds.append((start, end))
-            start = end
-    if end > start or not bounds:
-        bounds.append((start, end))
-    return bounds
-
-
-def encode_group(evaluator: ExactContextEvaluator, symbols: torch.Tensor) -> tuple[list[bytes], torch.Tensor]:
-    """Arithmetic-code one group's symbols (shape (C_g, H, W)); returns (one stream per segment,
-    CDFs in coding order)."""
+def encode_group(
+    evaluator: ExactContextEvaluator, symbols: torch.Tensor, tile: int | None = LATENT_TILE
+) -> tuple[list[bytes], torch.Tensor]:
+    """Arithmetic-code one group's symbols (shape (C_g, H, W)) tile by tile; returns (one stream per segment of
+    every tile, CDFs in coding order)."""
     symbols = symbols.to(torch.int64).cpu()
     if symbols.numel() and (symbols.min() < 0 or symbols.max() >= evaluator.levels):
         raise ValueError("symbol out of range")
-    order, sizes = evaluator.coding_order(tuple(symbols.shape))
-    in_order = symbols.reshape(-1)[order]
-    cdf = evaluator.all_cdfs(symbols)  # the decoder's wavefront pass computes the same integers
+    order, _ = evaluator.coding_order(tuple(symbols.shape), tile)
+    sym16 = symbols.reshape(-1)[order].to(torch.int16)
+    cdf = evaluator.all_cdfs(symbols, tile)  # the decoder's wavefront pass computes the same integers
     tac = torchac_module()
-    sym16 = in_order.to(torch.int16)
-    streams = [
-        tac.encode_int16_normalized_cdf(cdf[a:b].contiguous(), sym16[a:b].contiguous()) for a, b in segments(sizes)
-    ]
-    return streams, cdf
+    return [
+        tac.encode_int16_normalized_cdf(cdf[a:b].contiguous(), sym16[a:b].contiguous())
+        for a, b in _stream_ranges(symbols.shape, tile)
+    ], cdf
 
 
-def decode_group(evaluator: ExactContextEvaluator, shape: tuple[int, int, int], streams: list[bytes]) -> torch.Tensor:
-    """Inverse of :func:`encode_group`: at each wavefront, decodes a growing prefix of its segment."""
+def _stream_ranges(shape: tuple[int, int, int], tile: int | None) -> list[tuple[int, int]]:
+    """(start, end) of every stream in the group's coding order: each tile's segments, tile after tile."""
+    out, offset = [], 0
+    for h0, h1, w0, w1 in tile_boxes(shape[1], shape[2], tile):
+        ranges = segment_ranges(shape[0], h1 - h0, w1 - w0)
+        out += [(offset + a, offset + b) for a, b in ranges]
+        offset += ranges[-1][1]
+    return out
+
+
+def decode_group(
+    evaluator: ExactContextEvaluator,
+    shape: tuple[int, int, int],
+    streams: list[bytes],
+    tile: int | None = LATENT_TILE,
+) -> torch.Tensor:
+    """Inverse of :func:`encode_group`: at each wavefront, decodes a growing prefix of each tile's segment."""
     tac = torchac_module()
-    _, sizes = evaluator.coding_order(shape)
-    bounds = segments(sizes)
-    if len(bounds) != len(streams):
-        raise BitstreamError(f"corrupted .cvq file (expected {len(bounds)} streams in a group, found {len(streams)})")
-    current = [0]
+    boxes = tile_boxes(shape[1], shape[2], tile)
+    tiles, first_stream = [], 0  # per tile: its segments and the index of its first stream
+    for h0, h1, w0, w1 in boxes:
+        tiles.append((segment_ranges(shape[0], h1 - h0, w1 - w0), first_stream))
+        first_stream += len(tiles[-1][0])
+    if first_stream != len(streams):
+        raise BitstreamError(f"corrupted .cvq file (expected {first_stream} streams in a group, found {len(streams)})")
+    current = [0] * len(boxes)  # the segment each tile is in
 
-    def provide(start: int, end: int, cdf_prefix: torch.Tensor) -> torch.Tensor:
-        while bounds[current[0]][1] < end:
-            current[0] += 1
-        seg_start = bounds[current[0]][0]
-        decoded = tac.decode_int16_normalized_cdf(cdf_prefix[seg_start:end], streams[current[0]])
+    def provide(k: int, start: int, end: int, cdf_tile: torch.Tensor) -> torch.Tensor:
+        ranges, stream = tiles[k]
+        while ranges[current[k]][1] < end:
+            current[k] += 1
+        seg_start = ranges[current[k]][0]
+        decoded = tac.decode_int16_normalized_cdf(cdf_tile[seg_start:end], streams[stream + current[k]])
         return decoded[start - seg_start :].to(torch.int64)
 
-    symbols, _ = evaluator.run(shape, provide)
+    symbols, _ = evaluator.run(shape, provide, tile)
     return symbols

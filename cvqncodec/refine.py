@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ms_ssim
 
+from .container import LATENT_TILE
 from .effort import DEFAULT_EFFORT, EFFORT_STEPS  # noqa: F401 (re-exported)
 from .entropy import cdf_bits
 from .model import QuantizedLatent
@@ -113,10 +114,10 @@ def distortion(x_hat: torch.Tensor, x: torch.Tensor, alpha: float, mse_weight: f
 
 
 def exact_bits(evaluator, symbols: torch.Tensor, box: Box | None = None) -> float:
-    """Code length of (C_g, h, w) symbols under the integer CDFs, counting only positions in ``box``."""
+    """Code length of (C_g, h, w) symbols coded in latent tiles (format 4), counting only positions in ``box``."""
     symbols = symbols.cpu()
-    cdf = evaluator.all_cdfs(symbols)
-    order, _ = evaluator.coding_order(tuple(symbols.shape))
+    cdf = evaluator.all_cdfs(symbols, LATENT_TILE)
+    order, _ = evaluator.coding_order(tuple(symbols.shape), LATENT_TILE)
     sym = symbols.reshape(-1)[order]
     if box is not None and box != (0, symbols.shape[-2], 0, symbols.shape[-1]):
         mask = torch.zeros(symbols.shape[-2:], dtype=torch.bool)
@@ -319,7 +320,9 @@ def refine(
     try:
         with torch.no_grad():
             z = analyse(model.encoder, x, model.preset.latent_channels, tiling)
-        reach = len(model.context_models[0].convs())  # each masked 3x3x3 layer reaches one latent pixel
+        # A window made of whole coding tiles has a rate of its own; otherwise its symbols' context reaches one
+        # latent pixel per masked 3x3x3 layer into its neighbours.
+        reach = 0 if tiling.tile % LATENT_TILE == 0 else len(model.context_models[0].convs())
         wins = windows(z.shape[-2], z.shape[-1], tiling, reach)
         total = settings.steps * len(wins)
         if len(wins) == 1:

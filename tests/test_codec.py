@@ -89,7 +89,7 @@ def test_cuda_and_cpu_compute_identical_cdfs(tiny_model):
         assert torch.equal(gpu.all_cdfs(sym, chunk=97), cpu)
         order, _ = gpu.coding_order(tuple(sym.shape))
         in_order = sym.reshape(-1)[order]
-        decoded, wave = gpu.run(tuple(sym.shape), lambda a, b, _c, s=in_order: s[a:b])
+        decoded, wave = gpu.run(tuple(sym.shape), lambda _k, a, b, _c, s=in_order: s[a:b])
         assert torch.equal(wave, cpu) and torch.equal(decoded, sym)
 
 
@@ -100,3 +100,34 @@ def test_a_permutation_for_a_fixed_order_model_is_refused(tiny_model):  # issue 
     header.permutation = list(range(header.latent_channels))[::-1]
     with pytest.raises(BitstreamError, match="fixed channel order"):
         codec.decode(tiny_model, *container.unpack(container.pack(header, streams)))
+
+
+@pytest.mark.parametrize("threads", [(1, 2), (2, 1)])
+def test_latent_tiles_decode_exactly_across_thread_counts(tiny_model, threads, monkeypatch):
+    from cvqncodec import context
+
+    img = image_tensor(40, 1100, seed=5)  # latent 3 x 69: two tiles of the format-4 layout
+    enc, dec, latent = round_trip(tiny_model, img, *threads)
+    header, streams = container.unpack(enc.data)
+    assert header.version == 4 and header.tile == container.LATENT_TILE
+    assert [len(g) for g in streams] == [2, 2, 2]  # one segment per tile
+    assert all(torch.equal(a, b) for a, b in zip(latent.groups, enc.latent.groups))
+    monkeypatch.setattr(context, "BATCH_VOXELS", 1)  # the decoder takes the tiles one at a time
+    _, one_by_one = codec.decode(tiny_model, header, streams)
+    assert all(torch.equal(a, b) for a, b in zip(one_by_one.groups, enc.latent.groups))
+
+
+def test_format_3_files_still_decode():
+    from pathlib import Path
+
+    from cvqncodec.entropy import encode_group
+    from cvqncodec.zoo import resolve_model
+
+    data = (Path(__file__).parent / "data" / "format3-cvqn-q1.cvq").read_bytes()  # written by cvqncodec 0.2.0
+    header, streams = container.unpack(data)
+    assert header.version == 3 and header.tile is None
+    loaded = load_weights(resolve_model("cvqn-q1"))
+    image, latent = codec.decode(loaded, header, streams)
+    assert image.shape == (1, 3, 48, 80)
+    # The decoded latent, coded again untiled as format 3 did, gives back the file's streams byte for byte.
+    assert [encode_group(ev, s, None)[0] for ev, s in zip(loaded.evaluators, latent.groups)] == streams

@@ -41,7 +41,7 @@ def test_round_trip():
             h.weights_id,
         )
         assert h2.stream_lengths == [[3], [0, 2], [10]]
-        assert h2.version == container.FORMAT_VERSION == 3 and h2.metadata == {}
+        assert h2.version == container.FORMAT_VERSION == 4 and h2.metadata == {} and h2.tile == container.LATENT_TILE
 
 
 def test_metadata_round_trip_and_costs_one_byte_without_it():
@@ -51,8 +51,8 @@ def test_metadata_round_trip_and_costs_one_byte_without_it():
     assert h.metadata == meta and streams == sample()[1]
     plain = container.pack(*sample())
     h2, streams2 = sample()
-    h2.version = 2
-    assert len(plain) == len(container.pack(h2, streams2)) + 1  # the metadata count byte
+    h2.version, h2.tile = 2, None
+    assert len(plain) == len(container.pack(h2, streams2)) + 1 + 2  # the metadata count byte, the tile side
     assert len(data) == len(plain) + sum(5 + len(v) for v in meta.values())
 
 
@@ -60,15 +60,32 @@ def test_format_2_files_are_still_read():
     h, streams = container.unpack(V2_FILE)
     assert h.version == 2 and h.metadata == {} and h.permutation == [7, 6, 5, 4, 3, 2, 1, 0]
     assert streams == sample()[1]
-    h.version = 2  # and written, for tests and tools
-    assert container.pack(h, streams) == V2_FILE
+    assert h.tile is None  # one tile: the whole latent
+    assert container.pack(h, streams) == V2_FILE  # and written, for tests and tools
+    h.version = 3
+    h3, _ = container.unpack(container.pack(h, streams))
+    assert h3.version == 3 and h3.tile is None
 
 
-@pytest.mark.parametrize("version", [0, 1, 4, 255])
+def test_the_tile_side_is_range_checked():
+    for tile, version in ((None, 4), (15, 4), (257, 4), (64, 3)):
+        h, streams = sample()
+        h.tile, h.version = tile, version
+        with pytest.raises(ValueError, match="tile size"):
+            container.pack(h, streams)
+    data = bytearray(container.pack(*sample()))
+    at = len(container.MAGIC) + 2 + len("tiny-test") + 8 + 9 + 6
+    assert struct.unpack(">H", data[at : at + 2]) == (container.LATENT_TILE,)
+    data[at : at + 2] = struct.pack(">H", 8)
+    with pytest.raises(BitstreamError, match="tile size"):
+        container.unpack(with_crc(bytes(data[:-4])))
+
+
+@pytest.mark.parametrize("version", [0, 1, 5, 255])
 def test_other_format_versions_are_a_mismatch(version):
     data = bytearray(container.pack(*sample()))
     data[len(container.MAGIC)] = version
-    with pytest.raises(MismatchError, match=f"version {version} is not supported.*2, 3"):
+    with pytest.raises(MismatchError, match=f"version {version} is not supported.*2, 3, 4"):
         container.unpack(bytes(data))
 
 
@@ -143,29 +160,40 @@ def test_every_header_field_is_range_checked_before_encoding():  # issue #21, it
 
 
 def test_wavefronts_and_segments_match_the_coder():
-    from cvqncodec import entropy
-    from cvqncodec.context import ExactContextEvaluator
+    from cvqncodec.context import tile_order
 
-    assert container.SEGMENT_SYMBOLS == entropy.SEGMENT_SYMBOLS
     for shape in [(1, 1, 1), (16, 1, 1), (3, 5, 7), (8, 3, 40), (5, 40, 3), (2, 70, 90)]:
-        _, sizes = ExactContextEvaluator.coding_order(shape)
+        _, sizes = tile_order(shape)
         assert container.wavefront_sizes(*shape).tolist() == sizes.tolist()
-        cum = [0, *sizes.cumsum(0).tolist()]
+        ends = set(sizes.cumsum(0).tolist())
         for target in (1, 7, 100, 1 << 16):
             saved, container.SEGMENT_SYMBOLS = container.SEGMENT_SYMBOLS, target
             try:
-                mine = [(cum[a], cum[b]) for a, b in container.segment_bounds(container.wavefront_sizes(*shape))]
+                ranges = container.segment_ranges(*shape)
             finally:
                 container.SEGMENT_SYMBOLS = saved
-            assert mine == entropy.segments(sizes, target)
+            assert ranges[0][0] == 0 and ranges[-1][1] == sizes.sum()
+            assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+            assert all(b in ends for _, b in ranges)  # whole wavefronts
+            assert all(b - a >= target for a, b in ranges[:-1])
+            assert all(b - a < target + max(sizes) for a, b in ranges)
 
 
-def craft(height: int, width: int, groups=TINY_GROUPS) -> bytes:
+def test_tiles_cover_the_latent_row_by_row():
+    assert container.tile_boxes(5, 7, None) == [(0, 5, 0, 7)]
+    assert container.tile_boxes(70, 130, 64) == [
+        (0, 64, 0, 64), (0, 64, 64, 128), (0, 64, 128, 130), (64, 70, 0, 64), (64, 70, 64, 128), (64, 70, 128, 130)
+    ]  # fmt: skip
+    assert container.stream_counts([(3, 2), (5, 40)], 70, 130, 64) == [6, 10]  # 40 x 64 x 64: three segments
+
+
+def craft(height: int, width: int, groups=TINY_GROUPS, tile: int | None = None) -> bytes:
     """A self-consistent file claiming height x width (one tiny stream per segment), written without the
-    encoder's checks, as a hostile file would be."""
+    encoder's checks, as a hostile file would be; version 3 (untiled) unless ``tile``."""
     lh, lw = container.latent_size(height, width)
-    streams = [[b"\x00"] * len(container.segment_bounds(container.wavefront_sizes(c, lh, lw))) for _, c in groups]
+    streams = [[b"\x00"] * n for n in container.stream_counts(groups, lh, lw, tile)]
     h = container.Header("tiny-test", b"\x00" * 8, height, width, 3, sum(c for _, c in groups), lh, lw, list(groups))
+    h.version, h.tile = (3, None) if tile is None else (4, tile)
     saved = container.decode_work_problem
     container.decode_work_problem = lambda *args: None
     try:
@@ -175,15 +203,18 @@ def craft(height: int, width: int, groups=TINY_GROUPS) -> bytes:
 
 
 @pytest.mark.parametrize("height, width", [(38, 1_048_560), (1_048_560, 38), (16, 400_000), (2, 1_000_000)])
-def test_elongated_claims_are_refused_at_once(height, width):  # issue #21, item 5
+def test_elongated_untiled_claims_are_refused_at_once(height, width):  # issue #21, item 5
     data = craft(height, width)
     assert len(data) < 3000
     start = time.perf_counter()
     with pytest.raises(BitstreamError, match="too elongated"):
         container.unpack(data)
     assert time.perf_counter() - start < 1.0
-    with pytest.raises(InputError, match="too elongated"):  # and the encoder never writes such a file
-        container.check_image_shape(height, width, TINY_GROUPS)
+    with pytest.raises(InputError, match="too elongated"):  # the rule of formats 2 and 3
+        container.check_image_shape(height, width, TINY_GROUPS, tile=None)
+    container.check_image_shape(height, width, TINY_GROUPS)  # tiles (format 4) make any shape proportional
+    h, _ = container.unpack(craft(height, width, tile=container.LATENT_TILE))
+    assert (h.height, h.width, h.tile) == (height, width, container.LATENT_TILE)
 
 
 @pytest.mark.parametrize(
@@ -202,4 +233,4 @@ def test_metadata_is_added_after_coding_without_touching_the_streams():  # item 
     h, streams = container.unpack(tagged)
     assert h.metadata == {"icc": b"profile"} and streams == sample()[1] and h.permutation == [7, 6, 5, 4, 3, 2, 1, 0]
     assert container.with_metadata(tagged, {}) == data
-    assert container.with_metadata(V2_FILE, {})[len(container.MAGIC)] == container.FORMAT_VERSION
+    assert container.with_metadata(V2_FILE, {})[len(container.MAGIC)] == 3  # untiled streams: version 3

@@ -1,7 +1,9 @@
+import pytest
 import torch
 
 from cvqncodec.context import ContextModel, ExactContextEvaluator
 from cvqncodec.entropy import cdf_bits, decode_group, encode_group
+from cvqncodec.errors import BitstreamError
 from cvqncodec.fixed_point import exp_table, logits_to_cdf
 
 
@@ -35,20 +37,19 @@ def test_group_round_trip_and_size_matches_cross_entropy():
     assert ideal <= len(streams[0]) <= ideal * 1.01 + 4
 
 
-def test_segments_hold_whole_wavefronts_and_round_trip(monkeypatch):
-    import cvqncodec.entropy as entropy
+def test_segments_and_tiles_round_trip(monkeypatch):
+    from cvqncodec import container
 
-    sizes = torch.tensor([1, 2, 3, 5, 8, 13, 4, 1])
-    bounds = entropy.segments(sizes, target=6)
-    assert bounds == [(0, 6), (6, 19), (19, 32), (32, 37)]
-    assert entropy.segments(torch.tensor([2]), target=6) == [(0, 2)]
-    monkeypatch.setattr(entropy, "SEGMENT_SYMBOLS", 50)
+    monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 50)
     torch.manual_seed(3)
     ev = ExactContextEvaluator(built(5, 4, 3))
-    sym = torch.randint(0, 5, (3, 8, 9))
-    streams, _ = encode_group(ev, sym)
-    assert len(streams) > 2
-    assert torch.equal(decode_group(ev, tuple(sym.shape), streams), sym)
+    sym = torch.randint(0, 5, (3, 20, 37))
+    for tile in (None, 16):
+        streams, _ = encode_group(ev, sym, tile)
+        assert len(streams) == container.stream_counts([(5, 3)], 20, 37, tile)[0] > 6
+        assert torch.equal(decode_group(ev, tuple(sym.shape), streams, tile), sym)
+    with pytest.raises(BitstreamError, match="expected"):
+        decode_group(ev, tuple(sym.shape), streams[:-1], 16)
 
 
 def test_out_of_range_symbols_are_refused():

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cvqncodec import codec, container
@@ -74,16 +74,16 @@ def test_huge_claimed_size_is_refused_before_allocating(tiny_model, sample):
         container.unpack(with_crc(bytes(body) + b"\0\0\0\0"))
 
 
-def consistent_file(sample: bytes, height: int, width: int, streams: list[bytes]) -> bytes:
+def consistent_file(sample: bytes, height: int, width: int, streams: list[bytes], tiled: bool = False) -> bytes:
     """``sample`` claiming another size, with the latent size and every group's stream count to match (one
     stream per segment), streams cycled from ``streams``, lengths and CRC recomputed: what bench/fuzz.py's
     structure mode makes, and what item 5 of issue #21 showed blind mutations never make."""
     header, _ = container.unpack(sample)
     header.height, header.width = height, width
     header.latent_height, header.latent_width = container.latent_size(height, width)
+    header.version, header.tile = (4, container.LATENT_TILE) if tiled else (3, None)
     out = []
-    for _, c in header.groups:
-        n = len(container.segment_bounds(container.wavefront_sizes(c, header.latent_height, header.latent_width)))
+    for n in container.stream_counts(header.groups, header.latent_height, header.latent_width, header.tile):
         out.append([streams[(len(out) + i) % len(streams)] for i in range(n)])
     saved = container.decode_work_problem
     container.decode_work_problem = lambda *args: None  # written as a hostile file would be
@@ -93,6 +93,20 @@ def consistent_file(sample: bytes, height: int, width: int, streams: list[bytes]
         container.decode_work_problem = saved
 
 
+def decodes_or_fails_cleanly_in_time(tiny_model, data: bytes, height: int, width: int) -> None:
+    import time
+
+    start = time.perf_counter()
+    try:
+        image, _ = decode_bytes(tiny_model, data)
+    except CvqError:
+        assert time.perf_counter() - start < 2.0
+        return
+    assert image.shape == (1, 3, height, width) and torch.isfinite(image).all()
+    # accepted shapes decode at a bounded cost per pixel
+    assert time.perf_counter() - start < 2.0 + 20e-6 * height * width
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     long_side=st.integers(1, container.MAX_DIMENSION),
@@ -100,18 +114,26 @@ def consistent_file(sample: bytes, height: int, width: int, streams: list[bytes]
     tall=st.booleans(),
     streams=st.lists(st.binary(max_size=40), min_size=1, max_size=4),
 )
-def test_self_consistent_claims_decode_or_fail_cleanly_in_time(
+def test_self_consistent_untiled_claims_decode_or_fail_cleanly_in_time(
     tiny_model, sample, long_side, short_side, tall, streams
 ):
-    import time
-
+    """Format 3 (one tile): a 64 x 1 048 560 claim is refused as too elongated, not decoded."""
     height, width = (long_side, short_side) if tall else (short_side, long_side)
-    start = time.perf_counter()
-    try:
-        image, _ = decode_bytes(tiny_model, consistent_file(sample, height, width, streams))
-    except CvqError:
-        assert time.perf_counter() - start < 2.0
-        return
-    assert image.shape == (1, 3, height, width) and torch.isfinite(image).all()
-    # accepted shapes decode at a bounded cost per pixel (a 64 x 1 048 560 claim is refused, not decoded)
-    assert time.perf_counter() - start < 2.0 + 20e-6 * height * width
+    assume(container.image_size_problem(height, width) is None)  # a writer cannot make larger ones
+    decodes_or_fails_cleanly_in_time(tiny_model, consistent_file(sample, height, width, streams), height, width)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    long_side=st.integers(1, 40_000),
+    short_side=st.integers(1, 48),
+    tall=st.booleans(),
+    streams=st.lists(st.binary(max_size=40), min_size=1, max_size=4),
+)
+def test_self_consistent_tiled_claims_of_any_shape_decode_in_time(
+    tiny_model, sample, long_side, short_side, tall, streams
+):
+    """Format 4: every shape is accepted and costs in proportion to its pixels."""
+    height, width = (long_side, short_side) if tall else (short_side, long_side)
+    data = consistent_file(sample, height, width, streams, tiled=True)
+    decodes_or_fails_cleanly_in_time(tiny_model, data, height, width)
