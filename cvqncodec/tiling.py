@@ -2,12 +2,14 @@
 
 The latent is cut into tiles of ``tile`` x ``tile`` latent pixels (16 image pixels each). Each tile is
 computed from a crop that extends ``halo`` latent pixels beyond it on every side (where the image
-has them) and keeps only its own part. The convolutions' receptive field is about 9 latent pixels, so
-with the default halo the seams match the untiled result up to the channel attention's per-tile
-average pooling; images of at most one tile take the exact untiled path.
+has them) and keeps only its own part; crops of the same size are evaluated as one batch. The
+convolutions' receptive field is about 9 latent pixels, so with the default halo the seams match the
+untiled result up to the channel attention's per-tile average pooling; images of at most one tile take
+the exact untiled path.
 
-Tiling touches only the float transforms. The quantized latent is coded as one volume and the
-decoder recovers it bit for bit whatever tile layout either side used.
+This tiling touches only the float transforms; the decoder recovers the latent bit for bit whatever
+transform tiles either side used. (The entropy coder has latent tiles of its own, in the format:
+:func:`cvqncodec.container.tile_boxes`.)
 """
 
 from __future__ import annotations
@@ -50,19 +52,32 @@ def tiled(
     tiling: Tiling,
 ) -> torch.Tensor:
     """Apply ``fn`` tile by tile. Spatial sizes: input n * scale_in, output n * scale_out for a latent
-    size n; tiles and halos are whole latent pixels."""
+    size n; tiles and halos are whole latent pixels. Crops of the same size go through ``fn`` together,
+    stacked along the batch dimension, up to one full tile's pixels per call (thin images: many small
+    crops)."""
     h, w = x.shape[-2] // scale_in, x.shape[-1] // scale_in
     if h <= tiling.tile and w <= tiling.tile:
         return fn(x)
     out = torch.empty(x.shape[0], out_channels, h * scale_out, w * scale_out, dtype=x.dtype, device=x.device)
+    by_size: dict[tuple[int, int], list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]] = {}
     for i0, i1 in spans(h, tiling.tile):
         a0, a1 = max(0, i0 - tiling.halo), min(h, i1 + tiling.halo)
         for j0, j1 in spans(w, tiling.tile):
             b0, b1 = max(0, j0 - tiling.halo), min(w, j1 + tiling.halo)
-            y = fn(x[..., a0 * scale_in : a1 * scale_in, b0 * scale_in : b1 * scale_in])
-            out[..., i0 * scale_out : i1 * scale_out, j0 * scale_out : j1 * scale_out] = y[
-                ..., (i0 - a0) * scale_out : (i1 - a0) * scale_out, (j0 - b0) * scale_out : (j1 - b0) * scale_out
+            by_size.setdefault((a1 - a0, b1 - b0), []).append(((a0, a1, b0, b1), (i0, i1, j0, j1)))
+    full = (tiling.tile + 2 * tiling.halo) ** 2
+    for (ch, cw), tiles in by_size.items():
+        per_call = max(1, full // (ch * cw))
+        for k in range(0, len(tiles), per_call):
+            batch = tiles[k : k + per_call]
+            crops = [
+                x[..., a0 * scale_in : a1 * scale_in, b0 * scale_in : b1 * scale_in] for (a0, a1, b0, b1), _ in batch
             ]
+            y = fn(torch.cat(crops)).split(x.shape[0])
+            for part, ((a0, _, b0, _), (i0, i1, j0, j1)) in zip(y, batch):
+                out[..., i0 * scale_out : i1 * scale_out, j0 * scale_out : j1 * scale_out] = part[
+                    ..., (i0 - a0) * scale_out : (i1 - a0) * scale_out, (j0 - b0) * scale_out : (j1 - b0) * scale_out
+                ]
     return out
 
 

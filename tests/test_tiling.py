@@ -27,6 +27,15 @@ def test_tiles_with_enough_halo_equal_the_whole_image_pass():
     out = tiled(local, x, 1, 2, 3, Tiling(tile=5, halo=2))
     assert torch.allclose(out, whole, atol=1e-10)
     assert not torch.allclose(tiled(local, x, 1, 2, 3, Tiling(tile=5, halo=0)), whole, atol=1e-3)
+    calls = []
+
+    def counted(x):
+        calls.append(x.shape[0])
+        return local(x)
+
+    strips = torch.randn(2, 2, 3, 40, dtype=torch.float64)  # two thin images: 8 tiles each, small crops
+    assert torch.allclose(tiled(counted, strips, 1, 2, 3, Tiling(tile=5, halo=2)), local(strips), atol=1e-10)
+    assert len(calls) < 8 and sum(calls) == 2 * 8  # crops of one size stacked, up to a full tile's pixels
 
 
 def test_decoder_recovers_the_latent_whatever_the_tile_layouts(tiny_model):
