@@ -36,8 +36,11 @@ MAX_PIXELS = 40_000_000
 #: Metadata tags of format 3 (docs/FORMAT.md); a reader skips tags it does not know.
 METADATA_TAGS = {1: "icc", 2: "exif", 3: "xmp"}
 METADATA_KINDS = {name: tag for tag, name in METADATA_TAGS.items()}
-#: Symbols per segment (== entropy.SEGMENT_SYMBOLS; repeated here so that the container needs no torch).
-SEGMENT_SYMBOLS = 1 << 16
+#: Symbols per segment of a tile (format 4): the decoder re-decodes a growing prefix of the current segment at
+#: every wavefront, so shorter segments decode faster and cost a few bytes each (bench/RESULTS.md).
+SEGMENT_SYMBOLS = 1 << 14
+#: Symbols per segment of the untiled formats 2 and 3.
+UNTILED_SEGMENT_SYMBOLS = 1 << 16
 #: Decoder work model, in 1/160 of the work per symbol (measured on the CPU, docs/FORMAT.md "Limits"): every
 #: wavefront costs about 25 symbols of fixed overhead, every symbol re-decoded in a segment's growing prefix 1/160.
 WORK_PER_SYMBOL, WORK_PER_WAVEFRONT, WORK_PER_PREFIX_SYMBOL = 160, 4000, 1
@@ -131,24 +134,29 @@ def tile_boxes(latent_height: int, latent_width: int, tile: int | None) -> list[
     ]
 
 
-def segment_bounds(sizes: np.ndarray) -> list[tuple[int, int]]:
+def segment_symbols(tile: int | None) -> int:
+    """The segment length of a format: SEGMENT_SYMBOLS in tiles, UNTILED_SEGMENT_SYMBOLS without."""
+    return UNTILED_SEGMENT_SYMBOLS if tile is None else SEGMENT_SYMBOLS
+
+
+def segment_bounds(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:
     """(first, last + 1) wavefront of every segment: a segment closes at the end of the first wavefront that
-    brings it to SEGMENT_SYMBOLS symbols; the last one holds the rest."""
+    brings it to ``target`` symbols; the last one holds the rest."""
     cum = np.cumsum(sizes)
     bounds, first, before = [], 0, 0
     while first < len(sizes):
-        last = int(np.searchsorted(cum, before + SEGMENT_SYMBOLS, side="left"))
+        last = int(np.searchsorted(cum, before + target, side="left"))
         last = min(last, len(sizes) - 1)
         bounds.append((first, last + 1))
         first, before = last + 1, int(cum[last])
     return bounds
 
 
-def segment_ranges(channels: int, height: int, width: int) -> list[tuple[int, int]]:
+def segment_ranges(channels: int, height: int, width: int, target: int) -> list[tuple[int, int]]:
     """(start, end) symbol ranges, in coding order, of the segments of one tile's (channels, height, width)
-    volume: one torchac stream each."""
+    volume (``target``: :func:`segment_symbols`): one torchac stream each."""
     cum = np.concatenate([[0], np.cumsum(wavefront_sizes(channels, height, width))])
-    return [(int(cum[first]), int(cum[last])) for first, last in segment_bounds(np.diff(cum))]
+    return [(int(cum[first]), int(cum[last])) for first, last in segment_bounds(np.diff(cum), target)]
 
 
 def stream_counts(groups: list[tuple[int, int]], latent_height: int, latent_width: int, tile: int | None) -> list[int]:
@@ -158,7 +166,10 @@ def stream_counts(groups: list[tuple[int, int]], latent_height: int, latent_widt
     for h0, h1, w0, w1 in boxes:
         shapes[(h1 - h0, w1 - w0)] = shapes.get((h1 - h0, w1 - w0), 0) + 1
     return [
-        sum(n * len(segment_bounds(wavefront_sizes(channels, th, tw))) for (th, tw), n in shapes.items())
+        sum(
+            n * len(segment_bounds(wavefront_sizes(channels, th, tw), segment_symbols(tile)))
+            for (th, tw), n in shapes.items()
+        )
         for _, channels in groups
     ]
 
@@ -170,7 +181,7 @@ def decode_work(groups: list[tuple[int, int]], latent_height: int, latent_width:
         sizes = wavefront_sizes(channels, latent_height, latent_width)
         cum = np.cumsum(sizes)
         prefix = 0  # the decoder re-decodes its segment's prefix at every wavefront
-        for first, last in segment_bounds(sizes):
+        for first, last in segment_bounds(sizes, UNTILED_SEGMENT_SYMBOLS):
             before = int(cum[first - 1]) if first else 0
             prefix += int(cum[first:last].sum()) - (last - first) * before
         work += WORK_PER_SYMBOL * int(cum[-1]) + WORK_PER_WAVEFRONT * len(sizes) + WORK_PER_PREFIX_SYMBOL * prefix

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .container import LATENT_TILE, segment_ranges, tile_boxes
+from .container import LATENT_TILE, segment_ranges, segment_symbols, tile_boxes
 from .context import ExactContextEvaluator
 from .errors import BitstreamError
 from .fixed_point import CDF_PRECISION as PRECISION
@@ -47,7 +47,7 @@ def _stream_ranges(shape: tuple[int, int, int], tile: int | None) -> list[tuple[
     """(start, end) of every stream in the group's coding order: each tile's segments, tile after tile."""
     out, offset = [], 0
     for h0, h1, w0, w1 in tile_boxes(shape[1], shape[2], tile):
-        ranges = segment_ranges(shape[0], h1 - h0, w1 - w0)
+        ranges = segment_ranges(shape[0], h1 - h0, w1 - w0, segment_symbols(tile))
         out += [(offset + a, offset + b) for a, b in ranges]
         offset += ranges[-1][1]
     return out
@@ -64,7 +64,7 @@ def decode_group(
     boxes = tile_boxes(shape[1], shape[2], tile)
     tiles, first_stream = [], 0  # per tile: its segments and the index of its first stream
     for h0, h1, w0, w1 in boxes:
-        tiles.append((segment_ranges(shape[0], h1 - h0, w1 - w0), first_stream))
+        tiles.append((segment_ranges(shape[0], h1 - h0, w1 - w0, segment_symbols(tile)), first_stream))
         first_stream += len(tiles[-1][0])
     if first_stream != len(streams):
         raise BitstreamError(f"corrupted .cvq file (expected {first_stream} streams in a group, found {len(streams)})")

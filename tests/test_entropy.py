@@ -41,6 +41,7 @@ def test_segments_and_tiles_round_trip(monkeypatch):
     from cvqncodec import container
 
     monkeypatch.setattr(container, "SEGMENT_SYMBOLS", 50)
+    monkeypatch.setattr(container, "UNTILED_SEGMENT_SYMBOLS", 40)
     torch.manual_seed(3)
     ev = ExactContextEvaluator(built(5, 4, 3))
     sym = torch.randint(0, 5, (3, 20, 37))
