@@ -14,7 +14,12 @@ trains from scratch with the same preset, crops, steps and learning-rate schedul
 the evaluation folder through real .cvq files (bpp with header). One JSON row per finished run is appended to
 ``--json`` at once, so the script resumes where it stopped: recorded runs are skipped, and a run folder with a
 checkpoint continues from it (``--out`` need not survive: a lost folder only costs its unfinished run).
-``--jobs N`` trains N runs at once in separate processes of one thread each.
+``--jobs N`` trains N runs at once in separate processes of one thread each. A run that fails is reported at
+once and the others go on (exit 1 at the end).
+
+Run it from a copy of the code that does not change for hours (the workers import cvqncodec when they start
+measuring; a checkout being edited can break them), e.g.
+  git worktree add /work/abltree HEAD && PYTHONPATH=/work/abltree python /work/abltree/bench/ablations.py ...
 """
 
 from __future__ import annotations
@@ -251,10 +256,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     jobs = pending_jobs(args, budget, read_rows(args.json))
     print(f"{len(jobs)} runs to go, {args.jobs} at a time", file=sys.stderr)
+    failed = 0
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(run_job, job): job for job in jobs}
         for fut in as_completed(futures):
-            row = fut.result()
+            try:
+                row = fut.result()
+            except Exception as exc:  # say so now, keep the others' rows (they run for hours)
+                job, failed = futures[fut], failed + 1
+                print(f"{job.row} seed {job.seed} failed: {exc!r}", file=sys.stderr, flush=True)
+                continue
             append_row(args.json, row)
             print(
                 f"{row['row']} seed {row['seed']}: bpp {row['bpp']:.4f} MS-SSIM {row['ms_ssim']} "
@@ -263,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     print(tables(read_rows(args.json), budget))
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
