@@ -47,6 +47,8 @@ def info(input: str, as_json: bool) -> None:
         "color": "greyscale" if h.color_channels == 1 else "RGB",
         "bpp": round(len(data) * 8 / (h.height * h.width), 4),  # metrics.bpp, without importing torch
         "latent": [h.latent_channels, h.latent_height, h.latent_width],
+        "tile": h.tile,
+        "tiles": len(container.tile_boxes(h.latent_height, h.latent_width, h.tile)),
         "groups": [
             {"levels": q, "channels": c, "streams": len(n), "stream_bytes": sum(n)}
             for (q, c), n in zip(h.groups, h.stream_lengths)
@@ -64,7 +66,9 @@ def info(input: str, as_json: bool) -> None:
     )
     click.echo(
         f"  model {escape_control(h.model_name)} (weights {d['weights_id']}), latent {h.latent_channels}x"
-        f"{h.latent_height}x{h.latent_width}, header+crc {d['header_bytes']} bytes"
+        f"{h.latent_height}x{h.latent_width} in {d['tiles']} tile(s)"
+        + (f" of {h.tile}x{h.tile}" if h.tile else "")
+        + f", header+crc {d['header_bytes']} bytes"
     )
     if h.metadata:
         click.echo("  metadata: " + ", ".join(f"{k.upper()} {n} bytes" for k, n in d["metadata"].items()))
