@@ -24,6 +24,10 @@ FORMAT_VERSION = 4
 READABLE_VERSIONS = (2, 3, 4)
 #: Side, in latent positions, of the tiles a version-4 writer codes independently (Kodak: one tile).
 LATENT_TILE = 64
+#: Zero-padded positions of the tiles coded side by side in one run (format 4): bounds a decoder's buffers
+#: (2^20 positions x 24 filters x 3 int32 buffers is 300 MB) and makes thin images' wavefronts wide.
+RUN_VOXELS = 1 << 20
+Box = tuple[int, int, int, int]
 #: Tile sides a version-4 reader accepts: small enough to bound the work per tile, large enough to bound the
 #: number of tiles (docs/FORMAT.md, "Tiles").
 TILE_RANGE = (16, 256)
@@ -117,13 +121,18 @@ def _box_sum(x: np.ndarray, step: int, count: int) -> np.ndarray:
     return y
 
 
+def wavefront_counts(channels: int, height: int, width: int) -> np.ndarray:
+    """Symbols on every wavefront t = 4c + 2h + w (0 .. last) of a (channels, height, width) volume."""
+    return _box_sum(_box_sum(_box_sum(np.ones(1, dtype=np.int64), 4, channels), 2, height), 1, width)
+
+
 def wavefront_sizes(channels: int, height: int, width: int) -> np.ndarray:
     """Symbols on each non-empty wavefront t = 4c + 2h + w of a (channels, height, width) volume, in order."""
-    sizes = _box_sum(_box_sum(_box_sum(np.ones(1, dtype=np.int64), 4, channels), 2, height), 1, width)
+    sizes = wavefront_counts(channels, height, width)
     return sizes[sizes > 0]
 
 
-def tile_boxes(latent_height: int, latent_width: int, tile: int | None) -> list[tuple[int, int, int, int]]:
+def tile_boxes(latent_height: int, latent_width: int, tile: int | None) -> list[Box]:
     """(h0, h1, w0, w1) of every latent tile, row by row (the coding order of tiles); one box when untiled."""
     if tile is None:
         return [(0, latent_height, 0, latent_width)]
@@ -152,26 +161,50 @@ def segment_bounds(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def segment_ranges(channels: int, height: int, width: int, target: int) -> list[tuple[int, int]]:
-    """(start, end) symbol ranges, in coding order, of the segments of one tile's (channels, height, width)
-    volume (``target``: :func:`segment_symbols`): one torchac stream each."""
-    cum = np.concatenate([[0], np.cumsum(wavefront_sizes(channels, height, width))])
+def tile_runs(channels: int, latent_height: int, latent_width: int, tile: int | None) -> list[list[Box]]:
+    """The tiles of a group with ``channels`` channels (:func:`tile_boxes`) cut into runs of consecutive tiles,
+    as many per run as RUN_VOXELS zero-padded positions hold (at least one): a run's tiles are coded side by
+    side, wavefront by wavefront, in one sequence of segments. Untiled: one run of one tile."""
+    boxes = tile_boxes(latent_height, latent_width, tile)
+    if tile is None:
+        return [boxes]
+    block = (channels + 2) * (min(tile, latent_height) + 2) * (min(tile, latent_width) + 2)
+    per_run = max(1, RUN_VOXELS // block)
+    return [boxes[a : a + per_run] for a in range(0, len(boxes), per_run)]
+
+
+def run_wavefront_sizes(channels: int, boxes: list[Box]) -> np.ndarray:
+    """Symbols on each non-empty wavefront of a run: wavefront t of every tile of the run (tile coordinates)."""
+    shapes: dict[tuple[int, int], int] = {}
+    for h0, h1, w0, w1 in boxes:
+        shapes[(h1 - h0, w1 - w0)] = shapes.get((h1 - h0, w1 - w0), 0) + 1
+    counts = [n * wavefront_counts(channels, th, tw) for (th, tw), n in shapes.items()]
+    total = np.zeros(max(len(c) for c in counts), dtype=np.int64)
+    for c in counts:
+        total[: len(c)] += c
+    return total[total > 0]
+
+
+def segment_ranges(channels: int, boxes: list[Box], target: int) -> list[tuple[int, int]]:
+    """(start, end) symbol ranges, in coding order, of the segments of one run of tiles (``target``:
+    :func:`segment_symbols`): one torchac stream each."""
+    cum = np.concatenate([[0], np.cumsum(run_wavefront_sizes(channels, boxes))])
     return [(int(cum[first]), int(cum[last])) for first, last in segment_bounds(np.diff(cum), target)]
 
 
 def stream_counts(groups: list[tuple[int, int]], latent_height: int, latent_width: int, tile: int | None) -> list[int]:
-    """Streams of every group: the segments of all its tiles."""
-    boxes = tile_boxes(latent_height, latent_width, tile)
-    shapes: dict[tuple[int, int], int] = {}
-    for h0, h1, w0, w1 in boxes:
-        shapes[(h1 - h0, w1 - w0)] = shapes.get((h1 - h0, w1 - w0), 0) + 1
-    return [
-        sum(
-            n * len(segment_bounds(wavefront_sizes(channels, th, tw), segment_symbols(tile)))
-            for (th, tw), n in shapes.items()
-        )
-        for _, channels in groups
-    ]
+    """Streams of every group: the segments of all its runs of tiles (runs of equal tile shapes computed once)."""
+    counts = []
+    for _, channels in groups:
+        known: dict[tuple, int] = {}
+        total = 0
+        for run in tile_runs(channels, latent_height, latent_width, tile):
+            key = tuple((h1 - h0, w1 - w0) for h0, h1, w0, w1 in run)
+            if key not in known:
+                known[key] = len(segment_ranges(channels, run, segment_symbols(tile)))
+            total += known[key]
+        counts.append(total)
+    return counts
 
 
 def decode_work(groups: list[tuple[int, int]], latent_height: int, latent_width: int) -> int:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import fixed_point as fp
-from .container import LATENT_TILE, tile_boxes
+from .container import LATENT_TILE, Box, tile_runs
 
 KERNEL_OFFSETS = [(dc, dh, dw) for dc in (-1, 0, 1) for dh in (-1, 0, 1) for dw in (-1, 0, 1)]
 
@@ -142,15 +142,9 @@ class ContextModel(nn.Module):
         return int(self.exp_table[0]) == 1 << fp.CDF_PRECISION
 
 
-#: provide(tile, start, end, cdf_tile) -> symbols of the tile's coding positions start..end-1 (int64, shape
-#: (end - start,)); ``cdf_tile`` holds the tile's CDF rows 0..end-1 in its coding order.
+#: provide(run, start, end, cdf_run) -> symbols of the run's coding positions start..end-1 (int64, shape
+#: (end - start,)); ``cdf_run`` holds the run's CDF rows 0..end-1 in its coding order.
 SymbolSource = Callable[[int, int, int, torch.Tensor], torch.Tensor]
-
-#: Zero-padded voxels the decoder evaluates side by side (bounds the activation buffers: 2^20 voxels x 24
-#: filters x 3 buffers is 300 MB); a batch always holds at least one tile.
-BATCH_VOXELS = 1 << 20
-
-Box = tuple[int, int, int, int]
 
 
 @lru_cache(maxsize=32)
@@ -165,45 +159,34 @@ def tile_order(shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]
     return order, sizes
 
 
-class _TileBatch:
-    """Tiles of one group's (C_g, H, W) volume evaluated together: each tile sits in its own zero-padded block
-    of a shared buffer, so its context stops at its border (every tile is coded on its own).
+class _Run:
+    """One run of tiles of a group's (C_g, H, W) volume (:func:`cvqncodec.container.tile_runs`): each tile
+    sits in its own zero-padded block of a shared buffer, so its context stops at its border.
 
-    Positions are listed tile by tile, each tile in its coding order (``raster``: index into the volume,
-    ``padded``: voxel in the buffer, ``wave``: t within the tile); ``starts[k]`` is where tile k begins.
+    Positions are listed in the run's coding order: by wavefront t (tile coordinates), then tile, then raster
+    order within the tile. ``raster``: index into the volume; ``padded``: voxel in the buffer; ``sizes``: the
+    number of positions on each non-empty wavefront.
     """
 
     def __init__(self, shape: tuple[int, int, int], boxes: list[Box], device: torch.device) -> None:
         cg, height, width = shape
-        bh = max(b[1] - b[0] for b in boxes)
-        bw = max(b[3] - b[2] for b in boxes)
-        self.ph, self.pw = bh + 2, bw + 2
+        self.ph = max(b[1] - b[0] for b in boxes) + 2
+        self.pw = max(b[3] - b[2] for b in boxes) + 2
         self.voxels = len(boxes) * (cg + 2) * self.ph * self.pw
-        raster, padded, wave, starts = [], [], [], [0]
+        raster, padded, wave = [], [], []
         for k, (h0, h1, w0, w1) in enumerate(boxes):
             th, tw = h1 - h0, w1 - w0
             order, _ = tile_order((cg, th, tw))
             c_i, rest = order // (th * tw), order % (th * tw)
             h_i, w_i = rest // tw, rest % tw
             raster.append((c_i * height + h0 + h_i) * width + w0 + w_i)
-            block = k * (cg + 2) * self.ph * self.pw
-            padded.append(block + ((c_i + 1) * self.ph + h_i + 1) * self.pw + w_i + 1)
+            padded.append(k * (cg + 2) * self.ph * self.pw + ((c_i + 1) * self.ph + h_i + 1) * self.pw + w_i + 1)
             wave.append(wavefront_index(c_i, h_i, w_i))
-            starts.append(starts[-1] + order.numel())
-        self.raster = torch.cat(raster)
-        self.padded = torch.cat(padded).to(device)
-        self.wave = torch.cat(wave)
-        self.starts = starts
-
-
-def tile_batches(shape: tuple[int, int, int], tile: int | None) -> list[list[Box]]:
-    """The tiles of a (C_g, H, W) volume (:func:`cvqncodec.container.tile_boxes`) in coding order, cut into
-    consecutive batches of at most BATCH_VOXELS padded voxels (at least one tile each)."""
-    cg, height, width = shape
-    boxes = tile_boxes(height, width, tile)
-    block = (cg + 2) * (min(tile or height, height) + 2) * (min(tile or width, width) + 2)
-    per_batch = max(1, BATCH_VOXELS // block)
-    return [boxes[a : a + per_batch] for a in range(0, len(boxes), per_batch)]
+        t = torch.cat(wave)
+        by_wave = torch.sort(t, stable=True).indices  # tiles in order within a wavefront
+        self.raster = torch.cat(raster)[by_wave]
+        self.padded = torch.cat(padded)[by_wave].to(device)
+        self.sizes = torch.unique_consecutive(t[by_wave], return_counts=True)[1]
 
 
 class ExactContextEvaluator:
@@ -238,20 +221,13 @@ class ExactContextEvaluator:
     def coding_order(
         shape: tuple[int, int, int], tile: int | None = LATENT_TILE
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Raster indices of the (C_g, H, W) volume in coding order (tile by tile, each tile by wavefront t,
-        ties in raster order), and every tile's wavefront sizes."""
-        cg, height, width = shape
-        order, sizes = [], []
-        for h0, h1, w0, w1 in tile_boxes(height, width, tile):
-            local, wave_sizes = tile_order((cg, h1 - h0, w1 - w0))
-            th, tw = h1 - h0, w1 - w0
-            c_i, rest = local // (th * tw), local % (th * tw)
-            order.append((c_i * height + h0 + rest // tw) * width + w0 + rest % tw)
-            sizes.append(wave_sizes)
-        return torch.cat(order), sizes
+        """Raster indices of the (C_g, H, W) volume in coding order (run after run of tiles, each run by
+        wavefront t, then tile, then raster order), and every run's wavefront sizes."""
+        runs = [_Run(shape, boxes, torch.device("cpu")) for boxes in tile_runs(*shape, tile)]
+        return torch.cat([r.raster for r in runs]), [r.sizes for r in runs]
 
     # ------------------------------------------------------------------------------------ internals
-    def _buffers(self, batch: _TileBatch) -> tuple[list[torch.Tensor], torch.Tensor, list[torch.Tensor]]:
+    def _buffers(self, batch: _Run) -> tuple[list[torch.Tensor], torch.Tensor, list[torch.Tensor]]:
         """(tap offsets per layer, input buffer, one int32 activation buffer per layer output that a later
         layer gathers from), all zero: the padding and the positions not yet evaluated."""
         taps = [
@@ -298,20 +274,19 @@ class ExactContextEvaluator:
     def all_cdfs(self, symbols: torch.Tensor, tile: int | None = LATENT_TILE, chunk: int = 1 << 16) -> torch.Tensor:
         """Encoder side: every position's int16 CDF in coding order, from the known symbols (C_g, H, W).
 
-        Layer by layer over all positions of a batch of tiles, ``chunk`` positions per GEMM: the chunking and
-        the batching change nothing.
+        Layer by layer over all positions of a run, ``chunk`` positions per GEMM: the chunking changes nothing.
         """
         shape = tuple(symbols.shape)
         flat = symbols.reshape(-1)
         cdf = torch.empty(flat.numel(), self.levels + 1, dtype=torch.int16)
         done = 0
         with torch.no_grad():
-            for boxes in tile_batches(shape, tile):
-                batch = _TileBatch(shape, boxes, self.device)
-                taps, values, buffers = self._buffers(batch)
-                values[batch.padded, 0] = self.input_table[flat[batch.raster].to(self.device)].to(torch.int32)
-                n = batch.raster.numel()
-                chunks = [batch.padded[a : a + chunk] for a in range(0, n, chunk)]
+            for boxes in tile_runs(*shape, tile):
+                run = _Run(shape, boxes, self.device)
+                taps, values, buffers = self._buffers(run)
+                values[run.padded, 0] = self.input_table[flat[run.raster].to(self.device)].to(torch.int32)
+                n = run.raster.numel()
+                chunks = [run.padded[a : a + chunk] for a in range(0, n, chunk)]
                 for layer, source, residual, relu, output in self._hidden_plan(values, buffers):
                     for pos in chunks:
                         output[pos] = self._hidden(layer, taps, source, pos, relu, residual)
@@ -323,50 +298,34 @@ class ExactContextEvaluator:
     def run(
         self, shape: tuple[int, int, int], provide: SymbolSource, tile: int | None = LATENT_TILE
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decoder side: compute CDFs wavefront by wavefront, the wavefronts of a batch's tiles side by side;
-        ``provide`` returns each tile's symbols of each step.
+        """Decoder side: compute CDFs wavefront by wavefront (all tiles of a run side by side); ``provide``
+        returns each step's symbols.
 
         Returns (symbols in raster order with the given shape, int16 CDFs in coding order (N, q+1)).
         """
         n_total = shape[0] * shape[1] * shape[2]
         cdf = torch.empty(n_total, self.levels + 1, dtype=torch.int16)
         symbols = torch.empty(n_total, dtype=torch.int64)
-        done, first_tile = 0, 0
-        with torch.no_grad():
-            for boxes in tile_batches(shape, tile):
-                batch = _TileBatch(shape, boxes, self.device)
-                self._run_batch(batch, cdf[done:], symbols, provide, first_tile)
-                done += batch.raster.numel()
-                first_tile += len(boxes)
-        return symbols.reshape(shape), cdf
-
-    def _run_batch(
-        self, batch: _TileBatch, cdf: torch.Tensor, symbols: torch.Tensor, provide: SymbolSource, first_tile: int
-    ) -> None:
-        """Wavefront t of every tile of the batch at once; ``cdf`` rows from the batch's first position on."""
-        taps, values, buffers = self._buffers(batch)
-        plan = self._hidden_plan(values, buffers)
-        by_wave = torch.sort(batch.wave, stable=True).indices  # tile by tile within a wavefront
-        counts = torch.unique_consecutive(batch.wave[by_wave], return_counts=True)[1].tolist()
-        tile_of = torch.repeat_interleave(torch.tensor(batch.starts[1:]) - torch.tensor(batch.starts[:-1]))
         done = 0
-        for n in counts:
-            idx = by_wave[done : done + n]
-            done += n
-            pos = batch.padded[idx]
-            for layer, source, residual, relu, output in plan:
-                output[pos] = self._hidden(layer, taps, source, pos, relu, residual)
-            cdf[idx] = self._cdfs(taps, buffers, pos)
-            sym = torch.empty(n, dtype=torch.int64)
-            tiles, per_tile = torch.unique_consecutive(tile_of[idx], return_counts=True)
-            a = 0
-            for k, m in zip(tiles.tolist(), per_tile.tolist()):
-                begin = int(idx[a]) - batch.starts[k]
-                tile_cdf = cdf[batch.starts[k] : batch.starts[k] + begin + m]
-                got = provide(first_tile + k, begin, begin + m, tile_cdf)
-                if got.shape != (m,):
-                    raise ValueError("symbol source returned the wrong number of symbols")
-                sym[a : a + m] = got
-                a += m
-            symbols[batch.raster[idx]] = sym
-            values[pos, 0] = self.input_table[sym.to(self.device)].to(torch.int32)
+        with torch.no_grad():
+            for k, boxes in enumerate(tile_runs(*shape, tile)):
+                run = _Run(shape, boxes, self.device)
+                n = run.raster.numel()
+                run_cdf, run_symbols = cdf[done : done + n], torch.empty(n, dtype=torch.int64)
+                taps, values, buffers = self._buffers(run)
+                plan = self._hidden_plan(values, buffers)
+                start = 0
+                for size in run.sizes.tolist():
+                    pos = run.padded[start : start + size]
+                    for layer, source, residual, relu, output in plan:
+                        output[pos] = self._hidden(layer, taps, source, pos, relu, residual)
+                    run_cdf[start : start + size] = self._cdfs(taps, buffers, pos)
+                    sym = provide(k, start, start + size, run_cdf[: start + size])
+                    if sym.shape != (size,):
+                        raise ValueError("symbol source returned the wrong number of symbols")
+                    run_symbols[start : start + size] = sym
+                    values[pos, 0] = self.input_table[sym.to(self.device)].to(torch.int32)
+                    start += size
+                symbols[run.raster] = run_symbols
+                done += n
+        return symbols.reshape(shape), cdf

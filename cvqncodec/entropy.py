@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .container import LATENT_TILE, segment_ranges, segment_symbols, tile_boxes
+from .container import LATENT_TILE, segment_ranges, segment_symbols, tile_runs
 from .context import ExactContextEvaluator
 from .errors import BitstreamError
 from .fixed_point import CDF_PRECISION as PRECISION
@@ -28,8 +28,8 @@ def cdf_bits(cdf: torch.Tensor, symbols: torch.Tensor) -> float:
 def encode_group(
     evaluator: ExactContextEvaluator, symbols: torch.Tensor, tile: int | None = LATENT_TILE
 ) -> tuple[list[bytes], torch.Tensor]:
-    """Arithmetic-code one group's symbols (shape (C_g, H, W)) tile by tile; returns (one stream per segment of
-    every tile, CDFs in coding order)."""
+    """Arithmetic-code one group's symbols (shape (C_g, H, W)) in runs of tiles; returns (one stream per segment
+    of every run, CDFs in coding order)."""
     symbols = symbols.to(torch.int64).cpu()
     if symbols.numel() and (symbols.min() < 0 or symbols.max() >= evaluator.levels):
         raise ValueError("symbol out of range")
@@ -37,20 +37,18 @@ def encode_group(
     sym16 = symbols.reshape(-1)[order].to(torch.int16)
     cdf = evaluator.all_cdfs(symbols, tile)  # the decoder's wavefront pass computes the same integers
     tac = torchac_module()
-    return [
-        tac.encode_int16_normalized_cdf(cdf[a:b].contiguous(), sym16[a:b].contiguous())
-        for a, b in _stream_ranges(symbols.shape, tile)
-    ], cdf
-
-
-def _stream_ranges(shape: tuple[int, int, int], tile: int | None) -> list[tuple[int, int]]:
-    """(start, end) of every stream in the group's coding order: each tile's segments, tile after tile."""
-    out, offset = [], 0
-    for h0, h1, w0, w1 in tile_boxes(shape[1], shape[2], tile):
-        ranges = segment_ranges(shape[0], h1 - h0, w1 - w0, segment_symbols(tile))
-        out += [(offset + a, offset + b) for a, b in ranges]
+    streams, offset = [], 0
+    for ranges in run_segments(tuple(symbols.shape), tile):
+        for a, b in ranges:
+            a, b = offset + a, offset + b
+            streams.append(tac.encode_int16_normalized_cdf(cdf[a:b].contiguous(), sym16[a:b].contiguous()))
         offset += ranges[-1][1]
-    return out
+    return streams, cdf
+
+
+def run_segments(shape: tuple[int, int, int], tile: int | None) -> list[list[tuple[int, int]]]:
+    """Per run of tiles: the (start, end) of its segments in the run's coding order (one stream each)."""
+    return [segment_ranges(shape[0], run, segment_symbols(tile)) for run in tile_runs(*shape, tile)]
 
 
 def decode_group(
@@ -59,23 +57,22 @@ def decode_group(
     streams: list[bytes],
     tile: int | None = LATENT_TILE,
 ) -> torch.Tensor:
-    """Inverse of :func:`encode_group`: at each wavefront, decodes a growing prefix of each tile's segment."""
+    """Inverse of :func:`encode_group`: at each wavefront, decodes a growing prefix of the run's segment."""
     tac = torchac_module()
-    boxes = tile_boxes(shape[1], shape[2], tile)
-    tiles, first_stream = [], 0  # per tile: its segments and the index of its first stream
-    for h0, h1, w0, w1 in boxes:
-        tiles.append((segment_ranges(shape[0], h1 - h0, w1 - w0, segment_symbols(tile)), first_stream))
-        first_stream += len(tiles[-1][0])
+    runs, first_stream = [], 0  # per run: its segments and the index of its first stream
+    for ranges in run_segments(shape, tile):
+        runs.append((ranges, first_stream))
+        first_stream += len(ranges)
     if first_stream != len(streams):
         raise BitstreamError(f"corrupted .cvq file (expected {first_stream} streams in a group, found {len(streams)})")
-    current = [0] * len(boxes)  # the segment each tile is in
+    current = [0] * len(runs)  # the segment each run is in
 
-    def provide(k: int, start: int, end: int, cdf_tile: torch.Tensor) -> torch.Tensor:
-        ranges, stream = tiles[k]
+    def provide(k: int, start: int, end: int, cdf_run: torch.Tensor) -> torch.Tensor:
+        ranges, stream = runs[k]
         while ranges[current[k]][1] < end:
             current[k] += 1
         seg_start = ranges[current[k]][0]
-        decoded = tac.decode_int16_normalized_cdf(cdf_tile[seg_start:end], streams[stream + current[k]])
+        decoded = tac.decode_int16_normalized_cdf(cdf_run[seg_start:end], streams[stream + current[k]])
         return decoded[start - seg_start :].to(torch.int64)
 
     symbols, _ = evaluator.run(shape, provide, tile)

@@ -56,8 +56,9 @@ class LoadedModel:
 
     @cached_property
     def evaluators(self) -> list[ExactContextEvaluator]:
-        """Exact evaluators of the context models' integer tables (fixed once the weights are loaded)."""
-        return [ExactContextEvaluator(cm) for cm in self.model.context_models]
+        """Exact evaluators of the context models' integer tables (fixed once the weights are loaded), on the
+        model's device: a GPU evaluates the wavefronts there, and the integers are the same everywhere."""
+        return [ExactContextEvaluator(cm, cm.exp_table.device) for cm in self.model.context_models]
 
 
 def save_weights(model: CVQN, path: str | os.PathLike, name: str, card: dict | None = None) -> bytes:

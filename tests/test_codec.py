@@ -104,17 +104,16 @@ def test_a_permutation_for_a_fixed_order_model_is_refused(tiny_model):  # issue 
 
 @pytest.mark.parametrize("threads", [(1, 2), (2, 1)])
 def test_latent_tiles_decode_exactly_across_thread_counts(tiny_model, threads, monkeypatch):
-    from cvqncodec import context
-
     img = image_tensor(40, 1100, seed=5)  # latent 3 x 69: two tiles of the format-4 layout
     enc, dec, latent = round_trip(tiny_model, img, *threads)
     header, streams = container.unpack(enc.data)
     assert header.version == 4 and header.tile == container.LATENT_TILE
-    assert [len(g) for g in streams] == [2, 2, 2]  # one segment per tile
+    assert [len(g) for g in streams] == [1, 1, 1]  # the two tiles in one run, one segment
     assert all(torch.equal(a, b) for a, b in zip(latent.groups, enc.latent.groups))
-    monkeypatch.setattr(context, "BATCH_VOXELS", 1)  # the decoder takes the tiles one at a time
-    _, one_by_one = codec.decode(tiny_model, header, streams)
-    assert all(torch.equal(a, b) for a, b in zip(one_by_one.groups, enc.latent.groups))
+    monkeypatch.setattr(container, "RUN_VOXELS", 1)  # one tile per run: another layout, decoded exactly too
+    enc, dec, latent = round_trip(tiny_model, img, *threads)
+    assert [len(g) for g in container.unpack(enc.data)[1]] == [2, 2, 2]
+    assert all(torch.equal(a, b) for a, b in zip(latent.groups, enc.latent.groups))
 
 
 def test_format_3_files_still_decode():

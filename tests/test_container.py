@@ -167,7 +167,7 @@ def test_wavefronts_and_segments_match_the_coder():
         assert container.wavefront_sizes(*shape).tolist() == sizes.tolist()
         ends = set(sizes.cumsum(0).tolist())
         for target in (1, 7, 100, 1 << 16):
-            ranges = container.segment_ranges(*shape, target)
+            ranges = container.segment_ranges(shape[0], [(0, shape[1], 0, shape[2])], target)
             assert ranges[0][0] == 0 and ranges[-1][1] == sizes.sum()
             assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
             assert all(b in ends for _, b in ranges)  # whole wavefronts
@@ -180,7 +180,13 @@ def test_tiles_cover_the_latent_row_by_row():
     assert container.tile_boxes(70, 130, 64) == [
         (0, 64, 0, 64), (0, 64, 64, 128), (0, 64, 128, 130), (64, 70, 0, 64), (64, 70, 64, 128), (64, 70, 128, 130)
     ]  # fmt: skip
-    assert container.stream_counts([(3, 2), (5, 40)], 70, 130, 64) == [6, 24]  # 40 x 64 x 64: ten segments
+    # Runs: all six tiles of a 2-channel group fit one run (one segment); 40 channels: runs of five tiles and one.
+    assert [len(r) for r in container.tile_runs(40, 70, 130, 64)] == [5, 1]
+    assert container.stream_counts([(3, 2), (5, 40)], 70, 130, 64) == [2, 23]
+    from cvqncodec.context import ExactContextEvaluator
+
+    _, sizes = ExactContextEvaluator.coding_order((3, 37, 45), 16)
+    assert sizes[0].tolist() == container.run_wavefront_sizes(3, container.tile_boxes(37, 45, 16)).tolist()
 
 
 def craft(height: int, width: int, groups=TINY_GROUPS, tile: int | None = None) -> bytes:

@@ -1,6 +1,6 @@
 import torch
 
-from cvqncodec import context
+from cvqncodec import container
 from cvqncodec.container import tile_boxes
 from cvqncodec.context import KERNEL_OFFSETS, ContextModel, ExactContextEvaluator, causal_offsets
 
@@ -41,22 +41,27 @@ def integer_model(
 
 
 def wavefront_cdfs(ev: ExactContextEvaluator, sym: torch.Tensor, tile: int | None = None) -> torch.Tensor:
-    """The decoder's pass, fed the true symbols tile by tile (and checked to ask for them in coding order)."""
-    order, _ = ev.coding_order(tuple(sym.shape), tile)
+    """The decoder's pass, fed the true symbols run by run (and checked to ask for them in coding order)."""
+    order, sizes = ev.coding_order(tuple(sym.shape), tile)
     in_order = sym.reshape(-1)[order]
-    starts = [0]
-    for h0, h1, w0, w1 in tile_boxes(sym.shape[1], sym.shape[2], tile):
-        starts.append(starts[-1] + sym.shape[0] * (h1 - h0) * (w1 - w0))
-    asked = [0] * (len(starts) - 1)
+    starts = [0, *torch.tensor([int(s.sum()) for s in sizes]).cumsum(0).tolist()]
+    asked = [0] * len(sizes)
 
-    def provide(k: int, a: int, b: int, cdf_tile: torch.Tensor) -> torch.Tensor:
-        assert a == asked[k] and cdf_tile.shape[0] == b
+    def provide(k: int, a: int, b: int, cdf_run: torch.Tensor) -> torch.Tensor:
+        assert a == asked[k] and cdf_run.shape[0] == b
         asked[k] = b
         return in_order[starts[k] + a : starts[k] + b]
 
     out, cdf = ev.run(tuple(sym.shape), provide, tile)
     assert torch.equal(out, sym) and asked == [b - a for a, b in zip(starts, starts[1:])]
     return cdf
+
+
+def by_position(ev: ExactContextEvaluator, sym: torch.Tensor, cdf: torch.Tensor, tile: int | None) -> torch.Tensor:
+    """CDF rows in raster order of the volume."""
+    out = torch.empty_like(cdf)
+    out[ev.coding_order(tuple(sym.shape), tile)[0]] = cdf
+    return out.reshape(*sym.shape, -1)
 
 
 def test_wavefront_and_layer_by_layer_passes_give_identical_cdfs():
@@ -75,23 +80,20 @@ def test_tiles_are_coded_independently_and_both_passes_agree(monkeypatch):
     ev = ExactContextEvaluator(cm)
     sym = torch.randint(0, 5, (3, 37, 45), generator=torch.Generator().manual_seed(4))
     order, sizes = ev.coding_order(tuple(sym.shape), 16)
-    assert len(sizes) == 9 and sorted(order.tolist()) == list(range(sym.numel()))
+    assert len(sizes) == 1 and sorted(order.tolist()) == list(range(sym.numel()))  # one run of 9 tiles
     tiled = wavefront_cdfs(ev, sym, 16)
     assert torch.equal(ev.all_cdfs(sym, 16, chunk=500), tiled)
-    monkeypatch.setattr(context, "BATCH_VOXELS", 1)  # one tile per batch: the same integers
-    assert len(context.tile_batches(tuple(sym.shape), 16)) == 9
-    assert torch.equal(wavefront_cdfs(ev, sym, 16), tiled)
-    assert torch.equal(ev.all_cdfs(sym, 16), tiled)
     # Each tile's CDFs are those of the tile coded alone: no context crosses a tile border.
-    first = 0
+    grid = by_position(ev, sym, tiled, 16)
     for h0, h1, w0, w1 in tile_boxes(37, 45, 16):
-        alone = ev.all_cdfs(sym[:, h0:h1, w0:w1].contiguous(), None)
-        assert torch.equal(tiled[first : first + alone.shape[0]], alone)
-        first += alone.shape[0]
-    by_position, whole = torch.empty_like(tiled), torch.empty_like(tiled)
-    by_position[order] = tiled
-    whole[ev.coding_order(tuple(sym.shape), None)[0]] = ev.all_cdfs(sym, None)
-    assert not torch.equal(by_position, whole)  # the untiled context differs at the borders
+        part = sym[:, h0:h1, w0:w1].contiguous()
+        assert torch.equal(grid[:, h0:h1, w0:w1], by_position(ev, part, ev.all_cdfs(part, None), None))
+    whole = by_position(ev, sym, ev.all_cdfs(sym, None), None)
+    assert not torch.equal(grid, whole)  # the untiled context differs at the borders
+    monkeypatch.setattr(container, "RUN_VOXELS", 1)  # one tile per run: same CDFs, another coding order
+    assert len(container.tile_runs(3, 37, 45, 16)) == 9
+    assert torch.equal(by_position(ev, sym, wavefront_cdfs(ev, sym, 16), 16), grid)
+    assert torch.equal(by_position(ev, sym, ev.all_cdfs(sym, 16), 16), grid)
 
 
 def test_integer_cdfs_follow_the_simulated_network_used_in_training():
