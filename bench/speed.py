@@ -67,7 +67,12 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--memory", action="store_true", help="per-image peak RSS of `cvq encode` / `cvq decode`")
+    ap.add_argument(
+        "--segment-symbols", type=int, default=None, help="segment length of format 4 (what-if; default the format's)"
+    )
     args = ap.parse_args()
+    if args.segment_symbols:
+        container.SEGMENT_SYMBOLS = args.segment_symbols
     if args.memory and args.random_preset:
         ap.error("--memory runs the CLI and needs a model from `cvq models` or a weights file")
     if args.threads:
@@ -134,6 +139,7 @@ def main() -> int:
     )
     print(
         f"max encode {max(r['encode_s'] for r in rows):.2f} s, max decode {max(r['decode_s'] for r in rows):.2f} s, "
+        f"{sum(r['bytes'] for r in rows)} bytes in all, "
         f"peak RSS {peak_mb:.0f} MB, threads {torch.get_num_threads()}, model {loaded.name}, "
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}"
     )
