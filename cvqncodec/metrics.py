@@ -11,6 +11,18 @@ from pytorch_msssim import ms_ssim as _ms_ssim
 MS_SSIM_MIN_SIDE = 161
 
 
+#: 5-scale MS-SSIM halves the image four times: its coarsest scale is 1/16 of the input.
+MS_SSIM_DOWNSCALE = 16
+
+
+def ms_ssim_window(side: int) -> int | None:
+    """Largest odd Gaussian window (<= 11) for which 5-scale MS-SSIM fits ``side`` px ((win - 1) 16 < side),
+    or None below 3 (training crops and refinement windows smaller than Kodak's use narrower windows)."""
+    win = min(11, (side - 1) // MS_SSIM_DOWNSCALE + 1)
+    win -= 1 - win % 2
+    return win if win >= 3 else None
+
+
 def to_8bit(x: torch.Tensor) -> torch.Tensor:
     """Round [0, 1] images to the 8-bit values a file holds, as float in [0, 255]."""
     return torch.round(x.clamp(0, 1) * 255.0)

@@ -25,6 +25,7 @@ from pytorch_msssim import ms_ssim
 from .container import LATENT_TILE
 from .effort import DEFAULT_EFFORT, EFFORT_STEPS  # noqa: F401 (re-exported)
 from .entropy import cdf_bits
+from .metrics import ms_ssim_window
 from .model import QuantizedLatent
 from .precision import bf16_is_fast
 from .presets import DOWNSAMPLING
@@ -94,13 +95,6 @@ class RefineResult:
 #: tiled decoder reads for the tile, the context models' input, and (relative to the context box) the
 #: positions whose code length the tile's symbols change (their CDFs are exact from the context box).
 _Window = namedtuple("_Window", "tile crop decode context rate")
-
-
-def ms_ssim_window(side: int) -> int | None:
-    """Largest odd window <= 11 that 5-scale MS-SSIM allows for ``side`` px ((win - 1) 16 < side), or None."""
-    win = min(11, (side - 1) // 16 + 1)
-    win -= 1 - win % 2
-    return win if win >= 3 else None
 
 
 def distortion(x_hat: torch.Tensor, x: torch.Tensor, alpha: float, mse_weight: float):

@@ -12,6 +12,7 @@ Eq. 6), ``checkpoint`` (run-folder state, the preset of a run), ``export`` (weig
 
 from __future__ import annotations
 
+from ..metrics import ms_ssim_window
 from ..precision import bf16_is_fast, use_channels_last
 from .checkpoint import preset_for_run, save_checkpoint
 from .config import TrainConfig
@@ -22,7 +23,6 @@ from .loss import (
     context_loss_terms,
     loss_terms,
     lr_factor,
-    ms_ssim_window,
     optimizer_step,
     parameter_groups,
 )

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..metrics import ms_ssim_window
 from ..model import CVQN
 from ..precision import bf16_is_fast, use_channels_last, use_contiguous_format
 from ..presets import Preset
@@ -26,7 +27,6 @@ from .loss import (
     freeze_coder,
     loss_terms,
     lr_factor,
-    ms_ssim_window,
     optimizer_step,
     parameter_groups,
     set_learning_rates,
@@ -115,7 +115,7 @@ def start_run(
     if state is not None:
         opt.load_state_dict(state["optimizer"])
         log(f"resumed at step {step}")
-    win, bf16 = ms_ssim_window(cfg.crop), cfg.bf16 and bf16_is_fast(device)
+    win, bf16 = ms_ssim_window(cfg.crop) or 3, cfg.bf16 and bf16_is_fast(device)
     if is_main():
         log(
             f"training on {describe(device, ddp)}, {'bf16 autocast' if bf16 else 'float32'}, "

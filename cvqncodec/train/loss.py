@@ -8,17 +8,6 @@ from pytorch_msssim import ms_ssim
 from ..model import CVQN, latent_bpp
 from .config import TrainConfig
 
-#: 5-scale MS-SSIM halves the image four times: its coarsest scale is 1/16 of the crop.
-MS_SSIM_DOWNSCALE = 16
-
-
-def ms_ssim_window(side: int) -> int:
-    """Largest odd window (<= 11) for which 5-scale MS-SSIM fits crops of ``side`` px."""
-    win = 11
-    while (win - 1) * MS_SSIM_DOWNSCALE >= side and win > 3:
-        win -= 2
-    return win
-
 
 def parameter_groups(model: CVQN, cfg: TrainConfig) -> list[dict]:
     """Adam's groups with the paper's per-part learning rates (x ``lr_scale``); only the entropy model's
