@@ -1,6 +1,7 @@
 """The cvq command: round trips, errors with their exit codes, and no output left behind on failure."""
 
 import io
+import json
 import subprocess
 
 import numpy as np
@@ -26,7 +27,9 @@ def test_encode_decode_round_trip(work):
     out = np.asarray(Image.open(d / "out.png"))
     assert out.shape == (40, 56, 3)
     r = run("info", str(d / "photo.cvq"))
-    assert r.exit_code == 0 and "56x40" in r.stdout
+    assert r.exit_code == 0 and "56x40" in r.stdout and "in 1 tile(s) of 64x64" in r.stdout
+    info = json.loads(run("info", str(d / "photo.cvq"), "--json").stdout)
+    assert (info["format_version"], info["tile"], info["tiles"]) == (4, 64, 1)
 
 
 def test_greyscale_comes_back_greyscale(work):
