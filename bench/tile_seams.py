@@ -38,7 +38,7 @@ def main() -> int:
         ref_image = model.reconstruct(ref, tiling=whole)
         print(f"{'halo':>5}{'equal symbols':>15}{'PSNR vs untiled':>17}")
         for halo in (int(h) for h in args.halos.split(",")):
-            tiling = Tiling(tile=args.tile, halo=halo)
+            tiling = Tiling(tile=args.tile, halo=halo, analysis_halo=halo)
             lat = model.quantize(x, tiling)
             equal = sum(int((a == b).sum()) for a, b in zip(ref.groups, lat.groups))
             total = sum(a.numel() for a in ref.groups)
