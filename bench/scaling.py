@@ -3,7 +3,7 @@
 
 Usage:
   python bench/scaling.py [--model cvqn-q3 ...] [--shapes kodak,3mp,24mp,strip] [--threads 2] [--memory]
-      [--kodak ../shared/data/kodak] [--json out.json]
+      [--repeats 3] [--kodak ../shared/data/kodak] [--json out.json]
 
 Shapes: ``kodak`` = the first four Kodak photos (768x512 / 512x768, as they are); ``3mp`` (2048x1536) and
 ``24mp`` (6000x4000) = the shipped example photo upscaled bicubically; ``strip`` (65536x16) = 16-px bands of
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -78,10 +79,21 @@ def cli_memory(pixels: np.ndarray, model: str) -> tuple[float, float]:
     return enc, dec
 
 
-def measure(loaded, model: str, name: str, kodak: Path, memory: bool) -> dict:
-    """One row: summed seconds and megapixels over the shape's images (+ peak RSS of the largest)."""
+def median_run(loaded, pixels: np.ndarray, repeats: int) -> dict:
+    """:func:`time_one` ``repeats`` times: median seconds (one slow first touch of large buffers is common)."""
+    runs = [time_one(loaded, pixels) for _ in range(repeats)]
+    out = dict(runs[0])
+    for key in ("encode_s", "decode_s"):
+        out[key] = statistics.median(r[key] for r in runs)
+    out["exact"] = all(r["exact"] for r in runs)
+    return out
+
+
+def measure(loaded, model: str, name: str, kodak: Path, memory: bool, repeats: int = 1) -> dict:
+    """One row: summed seconds (median of ``repeats`` per image) and megapixels over the shape's images
+    (+ peak RSS of the largest)."""
     images = shape_images(name, kodak)
-    runs = [time_one(loaded, im) for im in images]
+    runs = [median_run(loaded, im, repeats) for im in images]
     mp = sum(im.shape[0] * im.shape[1] for im in images) / 1e6
     row = {
         "model": model,
@@ -124,6 +136,7 @@ def main() -> int:
     ap.add_argument("--kodak", default=str(ROOT.parent / "shared" / "data" / "kodak"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory", action="store_true", help="peak RSS of the CLI per shape (child processes)")
+    ap.add_argument("--repeats", type=int, default=1, help="time every image this many times, keep the median")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -136,7 +149,7 @@ def main() -> int:
         loaded = load_weights(resolve_model(model))
         time_one(loaded, np.zeros((64, 64, 3), np.uint8))  # warm-up: torchac, kernel selection
         for name in shapes:
-            rows.append(measure(loaded, model, name, Path(args.kodak), args.memory))
+            rows.append(measure(loaded, model, name, Path(args.kodak), args.memory, args.repeats))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     print_table(rows)
     print(f"threads {args.threads}, {platform.processor() or platform.machine()}, torch {torch.__version__}")
