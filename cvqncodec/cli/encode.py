@@ -50,20 +50,22 @@ def encode_file(opts: EncodeOptions, job: Job) -> Outcome:
 
     check_output(job.target, opts.force)
     image = load_image(job.source)  # a bad input fails (exit 3) before any model is loaded
-    loaded = cached_model(opts.model, opts.quality, opts.device)
+    _, _, h, w = image.tensor.shape
+    container.check_image_shape(h, w)  # exit 3 before the work, not after it
+    target = _target_bytes(opts, h, w)
+    # Rate control loads its own candidates (the default model among them): no model of -q/-m here.
+    loaded = cached_model(opts.model, opts.quality, opts.device) if target is None else None
     torchac_module()  # the first run compiles the backend: keep that out of the timing
     settings = RefineSettings.for_effort(opts.effort)
-    _, _, h, w = image.tensor.shape
-    container.check_image_shape(h, w, codec.group_layout(loaded))  # exit 3 before the work, not after it
     start = time.perf_counter()
     notes = list(image.notes)
-    with _progress_bar(opts.progress and (settings.steps > 0 or _target_bytes(opts, h, w) is not None)) as progress:
-        if _target_bytes(opts, h, w) is None:
+    with _progress_bar(opts.progress and (settings.steps > 0 or target is not None)) as progress:
+        if loaded is not None:
             result = codec.encode(
                 loaded, image.tensor, image.color_channels, opts.device, refine=settings, progress=progress
             )
         else:
-            result, loaded, note = _encode_to_target(opts, image, settings, h, w, progress)
+            result, loaded, note = _encode_to_target(opts, image, settings, target, progress)
             notes += [note] if note else []
     seconds = time.perf_counter() - start
     data = result.data
@@ -90,14 +92,13 @@ def _target_bytes(opts: EncodeOptions, height: int, width: int) -> int | None:
     return None
 
 
-def _encode_to_target(opts: EncodeOptions, image, settings, height: int, width: int, progress):
-    """(EncodeResult, the model used, a note or None): the file nearest --bpp/--size (exit 2 when the target
-    lies outside every size this image can take)."""
+def _encode_to_target(opts: EncodeOptions, image, settings, target: int, progress):
+    """(EncodeResult, the model used, a note or None): the file nearest ``target`` bytes (--bpp/--size; exit 2
+    when the target lies outside every size this image can take)."""
     from ..errors import UsageError
     from ..rate_control import TOLERANCE, encode_to_size
     from ..zoo import available_models, quality_model
 
-    target = _target_bytes(opts, height, width)
     if opts.model:
         names = [opts.model]
     else:
