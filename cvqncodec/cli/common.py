@@ -81,7 +81,7 @@ def common_options(func):
         type=click.Choice(["auto", "cpu", "cuda"]),
         default="auto",
         show_default=True,
-        help="Where to run the transforms (entropy coding is on the CPU).",
+        help="Where to run the networks and the context models (the arithmetic coder runs on the CPU).",
     )(func)
     return func
 
