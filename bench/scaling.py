@@ -53,7 +53,7 @@ def shape_images(name: str, kodak: Path) -> list[np.ndarray]:
 
 def time_one(loaded, pixels: np.ndarray) -> dict:
     """Encode and decode one image in this process: seconds, bytes, exactness."""
-    x = torch.from_numpy(pixels).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    x = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)  # Pillow arrays are read-only
     t0 = time.perf_counter()
     enc = codec.encode(loaded, x)
     t1 = time.perf_counter()
