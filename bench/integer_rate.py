@@ -5,7 +5,8 @@ For every weights file and image: the latent's ideal code length under (a) the p
 model (no quantization simulated; what a float decoder would use), (b) the integer tables the codec
 codes with (exact CDFs, 16-bit), and the real .cvq file size. Weights of the old format (no tables)
 get tables built from their float weights first (post-training quantization), so this also measures
-what the quantization-aware fine-tune (``cvq train --context-only``) gains.
+what the quantization-aware fine-tune (``cvq train --context-only``) gains. The last two columns are the
+training-time estimate (the simulated integer network) in float32 and with its convolutions in bf16.
 
     python bench/integer_rate.py weights/cvqn-q3.safetensors --images ../shared/data/kodak
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -25,6 +27,10 @@ from cvqncodec.entropy import cdf_bits
 from cvqncodec.imageio import load_image
 from cvqncodec.model import pad_to_multiple
 from cvqncodec.weights import LoadedModel, load_for_training, weights_id
+
+
+#: (column, simulate the integer network, convolutions in bf16) of the context models' estimates.
+VARIANTS = (("float_bpp", False, False), ("simulated_bpp", True, False), ("simulated_bf16_bpp", True, True))
 
 
 def load_with_tables(path: str) -> LoadedModel:
@@ -41,15 +47,21 @@ def measure(loaded: LoadedModel, image: torch.Tensor) -> dict:
     model = loaded.model
     x = pad_to_multiple(image)
     latent = model.quantize(x)
-    float_bits = int_bits = 0.0
+    bits = dict.fromkeys(("float_bpp", "simulated_bpp", "simulated_bf16_bpp", "integer_bpp"), 0.0)
     for cm, q, ev, sym in zip(model.context_models, model.controller.quantizers, loaded.evaluators, latent.groups):
-        logits = cm(q.mu.detach()[sym][None], simulate_integer=False)
-        float_bits += float(F.cross_entropy(logits, sym[None], reduction="sum")) / float(torch.log(torch.tensor(2.0)))
+        values, target = q.mu.detach()[sym][None], sym[None]
+        for key, simulate, bf16 in (
+            ("float_bpp", False, False),
+            ("simulated_bpp", True, False),
+            ("simulated_bf16_bpp", True, True),
+        ):
+            logits = cm(values, simulate_integer=simulate, bf16=bf16)
+            bits[key] += float(F.cross_entropy(logits, target, reduction="sum")) / math.log(2)
         order, _ = ev.coding_order(tuple(sym.shape))
-        int_bits += cdf_bits(ev.all_cdfs(sym), sym.reshape(-1)[order])
+        bits["integer_bpp"] += cdf_bits(ev.all_cdfs(sym), sym.reshape(-1)[order])
     file_bytes = len(codec.encode(loaded, image).data)
     pixels = image.shape[-1] * image.shape[-2]
-    return {"float_bpp": float_bits / pixels, "integer_bpp": int_bits / pixels, "file_bpp": 8 * file_bytes / pixels}
+    return {**{k: v / pixels for k, v in bits.items()}, "file_bpp": 8 * file_bytes / pixels}
 
 
 def main() -> int:
@@ -63,7 +75,9 @@ def main() -> int:
     files = files[: args.limit] if args.limit else files
     images = [load_image(str(f)).tensor for f in files]
     results = {}
-    print(f"{'weights':<40}{'float bpp':>11}{'integer bpp':>13}{'cost':>8}{'file bpp':>10}")
+    print(
+        f"{'weights':<40}{'float bpp':>11}{'integer bpp':>13}{'cost':>8}{'file bpp':>10}{'sim bpp':>10}{'sim bf16':>10}"
+    )
     for path in args.weights:
         loaded = load_with_tables(path)
         rows = [measure(loaded, im) for im in images]
@@ -72,7 +86,7 @@ def main() -> int:
         results[path] = mean
         print(
             f"{path:<40}{mean['float_bpp']:>11.4f}{mean['integer_bpp']:>13.4f}{mean['cost_pct']:>7.3f}%"
-            f"{mean['file_bpp']:>10.4f}",
+            f"{mean['file_bpp']:>10.4f}{mean['simulated_bpp']:>10.5f}{mean['simulated_bf16_bpp']:>10.5f}",
             flush=True,
         )
     if args.json:

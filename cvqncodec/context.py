@@ -100,36 +100,32 @@ class ContextModel(nn.Module):
     def convs(self) -> list[MaskedConv3d]:
         return [self.first, *[c for blk in self.blocks for c in blk], self.last]
 
-    def forward(self, volume: torch.Tensor, simulate_integer: bool = True) -> torch.Tensor:
+    def forward(self, volume: torch.Tensor, simulate_integer: bool = True, bf16: bool = False) -> torch.Tensor:
         """Values z-hat of shape (N, C_g, H, W) -> logits of shape (N, q_g, C_g, H, W), float32.
 
-        Simulates the integer network (inputs, weights, activations and logits on its grids), outside
-        autocast: probabilities stay in float32. ``simulate_integer=False`` gives the plain float network
-        (only for measuring what the integer network costs).
+        Simulates the integer network (inputs, weights, activations and logits on its grids), outside any
+        outer autocast: probabilities stay in float32. ``simulate_integer=False`` gives the plain float network.
+        ``bf16`` runs the convolutions under bf16 autocast (everything between them stays float32): where the
+        hardware has bf16 kernels that is 40x faster than float32 ``conv3d``, which is on a slow path on CPUs
+        (bench/RESULTS.md); the encoder's latent search uses it for its rate estimate.
         """
+        si = simulate_integer
 
         def act(x: torch.Tensor, relu: bool) -> torch.Tensor:
-            if simulate_integer:
+            if si:
                 return fp.fake_quant_activation(x, relu)
             return F.relu(x) if relu else x
 
-        with torch.autocast(device_type=volume.device.type, enabled=False):
-            si = simulate_integer
-            x = act(self.first(act(volume.float().unsqueeze(1), relu=False), si), relu=True)
-            for conv_a, conv_b in self.blocks:
-                x = act(x + act(conv_b(act(conv_a(x, si), relu=True), si), relu=False), relu=False)
-            logits = self.last(x, si)
-            return fp.fake_quant_logits(logits) if si else logits
+        def conv(layer: MaskedConv3d, x: torch.Tensor) -> torch.Tensor:
+            with torch.autocast(device_type=volume.device.type, dtype=torch.bfloat16, enabled=bf16):
+                return layer(x, si).float()
 
-    def approximate_logits(self, volume: torch.Tensor, bf16: bool) -> torch.Tensor:
-        """The plain float network, under bf16 autocast when ``bf16`` (where the hardware has bf16 kernels its
-        conv3d ran 40x faster than float32's: bench/RESULTS.md): a differentiable rate estimate for the encoder's
-        latent search, whose iterates are judged with the exact integer model. Logits as :meth:`forward`."""
-        with torch.autocast(device_type=volume.device.type, dtype=torch.bfloat16, enabled=bf16):
-            x = F.relu(self.first(volume.unsqueeze(1), False))
+        with torch.autocast(device_type=volume.device.type, enabled=False):
+            x = act(conv(self.first, act(volume.float().unsqueeze(1), relu=False)), relu=True)
             for conv_a, conv_b in self.blocks:
-                x = x + conv_b(F.relu(conv_a(x, False)), False)
-            return self.last(x, False).float()
+                x = act(x + act(conv(conv_b, act(conv(conv_a, x), relu=True)), relu=False), relu=False)
+            logits = conv(self.last, x)
+            return fp.fake_quant_logits(logits) if si else logits
 
     def cross_entropy_bits(self, volume: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
         """Mean bits per symbol (L_ent of Eq. 8)."""

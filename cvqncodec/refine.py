@@ -213,10 +213,10 @@ def _loss(
     for q, cm, g in zip(ctrl.quantizers, model.context_models, groups):
         if s.method == "ste":
             g_hat, sym, _ = q(g)
-            bits = F.cross_entropy(cm.approximate_logits(g_hat[ctx], bf16), sym[ctx], reduction="none")
+            bits = F.cross_entropy(cm(g_hat[ctx], simulate_integer=False, bf16=bf16), sym[ctx], reduction="none")
         else:
             g_hat, sym, other, mix = _sga(q, g, s.sga_tau0 * math.exp(-s.sga_decay * step), gen)
-            logp = F.log_softmax(cm.approximate_logits(g_hat[ctx], bf16), dim=1)
+            logp = F.log_softmax(cm(g_hat[ctx], simulate_integer=False, bf16=bf16), dim=1)
             bits = -(
                 (1 - mix[ctx]) * logp.gather(1, sym[ctx][:, None])[:, 0]
                 + mix[ctx] * logp.gather(1, other[ctx][:, None])[:, 0]
