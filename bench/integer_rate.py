@@ -28,7 +28,6 @@ from cvqncodec.imageio import load_image
 from cvqncodec.model import pad_to_multiple
 from cvqncodec.weights import LoadedModel, load_for_training, weights_id
 
-
 #: (column, simulate the integer network, convolutions in bf16) of the context models' estimates.
 VARIANTS = (("float_bpp", False, False), ("simulated_bpp", True, False), ("simulated_bf16_bpp", True, True))
 
