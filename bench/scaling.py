@@ -10,7 +10,7 @@ Shapes: ``kodak`` = the first four Kodak photos (768x512 / 512x768, as they are)
 the upscaled example side by side. Times are in-process (codec.encode / container.unpack + codec.decode, model
 loaded once, after a warm-up), so they exclude Python start-up; every decode is checked to recover the encoder's
 symbols. With ``--memory`` each shape is also coded by the real CLI in child processes whose peak RSS GNU time
-reports (``bench/large_image.py``'s ``run_child``). The table gives each shape's s/MP over the Kodak row's.
+reports (``bench/speed.py``'s ``cli_peak_rss``). The table gives each shape's s/MP over the Kodak row's.
 """
 
 from __future__ import annotations
@@ -65,18 +65,13 @@ def time_one(loaded, pixels: np.ndarray) -> dict:
 
 
 def cli_memory(pixels: np.ndarray, model: str) -> tuple[float, float]:
-    """Peak RSS (MiB) of `cvq encode` and `cvq decode` of one image, each in a child process."""
-    from large_image import run_child  # bench/ is on sys.path when this script runs
+    """Peak RSS (MiB) of `cvq encode` and `cvq decode` of one image (``bench/speed.py``'s child processes)."""
+    from speed import cli_peak_rss  # bench/ is on sys.path when this script runs
 
     with tempfile.TemporaryDirectory() as tmp:
-        src, cvq, out = Path(tmp) / "x.png", Path(tmp) / "x.cvq", Path(tmp) / "y.png"
+        src = Path(tmp) / "x.png"
         Image.fromarray(pixels).save(src, compress_level=1)
-        cli = [sys.executable, "-m", "cvqncodec"]
-        _, enc, enc_rc = run_child(cli + ["encode", str(src), "-o", str(cvq), "-m", model, "--quiet"])
-        _, dec, dec_rc = run_child(cli + ["decode", str(cvq), "-o", str(out), "-m", model, "--quiet"])
-    if enc_rc or dec_rc:
-        raise RuntimeError(f"cvq failed (exit {enc_rc}/{dec_rc})")
-    return enc, dec
+        return cli_peak_rss(src, model)
 
 
 def median_run(loaded, pixels: np.ndarray, repeats: int) -> dict:

@@ -51,8 +51,8 @@ def cli_peak_rss(image: Path, model: str) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         cvq, png = Path(tmp) / "x.cvq", Path(tmp) / "x.png"
         cli = [sys.executable, "-m", "cvqncodec"]
-        _, enc, enc_rc = run_child(cli + ["encode", str(image), "-o", str(cvq), "-m", model, "-q"])
-        _, dec, dec_rc = run_child(cli + ["decode", str(cvq), "-o", str(png), "-m", model, "-q"])
+        _, enc, enc_rc = run_child(cli + ["encode", str(image), "-o", str(cvq), "-m", model, "--quiet"])
+        _, dec, dec_rc = run_child(cli + ["decode", str(cvq), "-o", str(png), "-m", model, "--quiet"])
     if enc_rc or dec_rc:
         raise RuntimeError(f"cvq failed on {image} (exit {enc_rc}/{dec_rc})")
     return enc, dec

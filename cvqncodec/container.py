@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import struct
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -175,9 +176,7 @@ def tile_runs(channels: int, latent_height: int, latent_width: int, tile: int | 
 
 def run_wavefront_sizes(channels: int, boxes: list[Box]) -> np.ndarray:
     """Symbols on each non-empty wavefront of a run: wavefront t of every tile of the run (tile coordinates)."""
-    shapes: dict[tuple[int, int], int] = {}
-    for h0, h1, w0, w1 in boxes:
-        shapes[(h1 - h0, w1 - w0)] = shapes.get((h1 - h0, w1 - w0), 0) + 1
+    shapes = Counter((h1 - h0, w1 - w0) for h0, h1, w0, w1 in boxes)
     counts = [n * wavefront_counts(channels, th, tw) for (th, tw), n in shapes.items()]
     total = np.zeros(max(len(c) for c in counts), dtype=np.int64)
     for c in counts:
@@ -228,9 +227,9 @@ def decode_work_problem(
     proportion to its pixels (extreme aspect ratios: many tiny wavefronts), or None: at most WORK_FACTOR x the
     work of a square latent with as many positions, plus WORK_FLOOR symbols. Tiled latents (format 4) decode
     in time proportional to their pixels whatever the shape."""
-    lh, lw = latent_size(height, width)
     if tile is not None:
         return None  # tiles bound the wavefronts per tile and are decoded side by side
+    lh, lw = latent_size(height, width)
     side = math.isqrt(lh * lw - 1) + 1
     limit = WORK_FACTOR * decode_work(groups, side, side) + WORK_PER_SYMBOL * WORK_FLOOR
     if decode_work(groups, lh, lw) > limit:

@@ -283,7 +283,13 @@ class ExactContextEvaluator:
 
     # ------------------------------------------------------------------------------------ coding
     def all_cdfs(self, symbols: torch.Tensor, tile: int | None = LATENT_TILE, chunk: int = 1 << 12) -> torch.Tensor:
-        """Encoder side: every position's int16 CDF in coding order, from the known symbols (C_g, H, W).
+        """Encoder side: every position's int16 CDF in coding order, from the known symbols (C_g, H, W)."""
+        return self.cdfs_in_order(symbols, tile, chunk)[1]
+
+    def cdfs_in_order(
+        self, symbols: torch.Tensor, tile: int | None = LATENT_TILE, chunk: int = 1 << 12
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(:meth:`coding_order`'s raster indices, :meth:`all_cdfs`) from one pass over the runs.
 
         Layer by layer over all positions of a run, ``chunk`` positions per GEMM: the chunking changes nothing
         but the speed (4096: the gathered taps stay in cache, 2-2.5x faster than 65536, bench/RESULTS.md).
@@ -291,10 +297,12 @@ class ExactContextEvaluator:
         shape = tuple(symbols.shape)
         flat = symbols.reshape(-1)
         cdf = torch.empty(flat.numel(), self.levels + 1, dtype=torch.int16)
+        order = torch.empty(flat.numel(), dtype=torch.int64)
         done = 0
         with torch.no_grad():
             for boxes in tile_runs(*shape, tile):
                 run = _Run(shape, boxes, self.device)
+                order[done : done + run.raster.numel()] = run.raster
                 taps, values, buffers = self._buffers(run)
                 values[run.padded, 0] = self.input_table[flat[run.raster].to(self.device)].to(torch.int32)
                 n = run.raster.numel()
@@ -305,7 +313,7 @@ class ExactContextEvaluator:
                 for a, pos in zip(range(0, n, chunk), chunks):
                     cdf[done + a : done + a + pos.numel()] = self._cdfs(taps, buffers, pos)
                 done += n
-        return cdf
+        return order, cdf
 
     def run(
         self, shape: tuple[int, int, int], provide: SymbolSource, tile: int | None = LATENT_TILE

@@ -33,9 +33,8 @@ def encode_group(
     symbols = symbols.to(torch.int64).cpu()
     if symbols.numel() and (symbols.min() < 0 or symbols.max() >= evaluator.levels):
         raise ValueError("symbol out of range")
-    order, _ = evaluator.coding_order(tuple(symbols.shape), tile)
+    order, cdf = evaluator.cdfs_in_order(symbols, tile)  # the decoder's wavefront pass computes the same integers
     sym16 = symbols.reshape(-1)[order].to(torch.int16)
-    cdf = evaluator.all_cdfs(symbols, tile)  # the decoder's wavefront pass computes the same integers
     tac = torchac_module()
     streams, offset = [], 0
     for ranges in run_segments(tuple(symbols.shape), tile):

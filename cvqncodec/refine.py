@@ -110,8 +110,7 @@ def distortion(x_hat: torch.Tensor, x: torch.Tensor, alpha: float, mse_weight: f
 def exact_bits(evaluator, symbols: torch.Tensor, box: Box | None = None) -> float:
     """Code length of (C_g, h, w) symbols coded in latent tiles (format 4), counting only positions in ``box``."""
     symbols = symbols.cpu()
-    cdf = evaluator.all_cdfs(symbols, LATENT_TILE)
-    order, _ = evaluator.coding_order(tuple(symbols.shape), LATENT_TILE)
+    order, cdf = evaluator.cdfs_in_order(symbols, LATENT_TILE)
     sym = symbols.reshape(-1)[order]
     if box is not None and box != (0, symbols.shape[-2], 0, symbols.shape[-1]):
         mask = torch.zeros(symbols.shape[-2:], dtype=torch.bool)
