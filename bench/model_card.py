@@ -58,14 +58,26 @@ def update_metadata(path: Path, extra: dict) -> None:
     tmp.replace(path)
 
 
-def context_finetune_row(ft: dict | None) -> list[str]:
-    if not ft:
-        return []
-    return [
-        f"| then: context models only | {ft['steps']} steps of quantization-aware fine-tuning of the integer "
-        f"context models (encoder, quantizer, decoder frozen), batch {ft['batch_size']}, {ft['crop']}² crops, "
-        f"{ft['lr_scale']:g}× the paper's entropy-model learning rate (`cvq train --context-only`) |"
-    ]
+def finetune_rows(card: dict) -> list[str]:
+    """The card's fine-tunes after the main training: context models (``--context-only``), then encoder
+    (``--encoder-only``)."""
+    rows = []
+    ft = card.get("context_finetune")
+    if ft:
+        rows.append(
+            f"| then: context models only | {ft['steps']} steps of quantization-aware fine-tuning of the integer "
+            f"context models (encoder, quantizer, decoder frozen), batch {ft['batch_size']}, {ft['crop']}² crops, "
+            f"{ft['lr_scale']:g}× the paper's entropy-model learning rate (`cvq train --context-only`) |"
+        )
+    ft = card.get("encoder_finetune")
+    if ft:
+        rows.append(
+            f"| then: encoder only | {ft['steps']} steps of the encoder alone on Eq. 8 + {ft.get('mse_weight', 0):g} × "
+            f"MSE (decoder, quantizer and context models frozen bit for bit, so the weights id and every file stay "
+            f"valid), batch {ft['batch_size']}, {ft['crop']}² crops, {ft['lr_scale']:g}× the paper's encoder "
+            "learning rate (`cvq train --encoder-only`) |"
+        )
+    return rows
 
 
 def card_text(
@@ -95,7 +107,7 @@ def card_text(
         f"{card.get('crop', '?')}² random crops with flips, Adam at {card.get('lr_scale', 1):g}× the paper's "
         f"per-part learning rates, ×0.2 at 50 % and 75 % of the steps; "
         f"{f'warm start from `{init}`' if init else 'from scratch'}{' (see below)' if history else ''} |",
-        *context_finetune_row(card.get("context_finetune")),
+        *finetune_rows(card),
         f"| wall time, machine | {wall} on {machine} |",
         f"| held-out validation (last) | MS-SSIM {val.get('ms_ssim', float('nan')):.4f}, PSNR "
         f"{val.get('psnr', float('nan')):.2f} dB, estimated {val.get('bpp', float('nan')):.3f} bpp "

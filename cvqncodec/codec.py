@@ -92,7 +92,7 @@ def pack_latent(
 
 def check_compatible(loaded: LoadedModel, header: container.Header) -> None:
     """Refuse a file made with other weights or a model of another shape."""
-    if header.weights_id != loaded.weights_id:
+    if header.weights_id not in loaded.decodes:
         raise MismatchError(
             f"the file was made with model {header.model_name!r} "
             f"(weights {header.weights_id.hex()}), not with {loaded.name!r} "

@@ -1,4 +1,4 @@
-"""Distortion and rate measures: PSNR, MS-SSIM (Wang et al. 2003, via pytorch-msssim), bpp."""
+"""Distortion and rate measures: PSNR, MS-SSIM (Wang et al. 2003, via pytorch-msssim), colour fidelity, bpp."""
 
 from __future__ import annotations
 
@@ -44,6 +44,29 @@ def ms_ssim(a: torch.Tensor, b: torch.Tensor) -> float | None:
 def ms_ssim_db(value: float) -> float:
     """MS-SSIM in decibels: -10 log10(1 - MS-SSIM)."""
     return float("inf") if value >= 1.0 else -10.0 * math.log10(1.0 - value)
+
+
+#: BT.601 chroma rows (Cb, Cr) of the RGB -> YCbCr matrix.
+BT601_CHROMA = ((-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
+
+
+def colour_error(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float, float]:
+    """Mean signed error of R, G and B in 8-bit levels, ``b`` (decoded) minus ``a`` (original): a colour
+    cast shows here where PSNR and MS-SSIM hardly move."""
+    diff = to_8bit(b).double() - to_8bit(a).double()
+    r, g, bl = diff.mean(dim=(0, 2, 3)).tolist()
+    return r, g, bl
+
+
+def chroma_spread(a: torch.Tensor, b: torch.Tensor) -> tuple[float | None, float | None]:
+    """Standard deviation of Cb and of Cr (BT.601) of ``b`` (decoded) over that of ``a`` (original): below 1,
+    colours are washed out. None for a channel without spread in the original (grey images)."""
+    m = torch.tensor(BT601_CHROMA, dtype=torch.float64)
+    out = []
+    for row in m:
+        sa, sb = (torch.einsum("c,nchw->nhw", row, to_8bit(x).double()).std().item() for x in (a, b))
+        out.append(sb / sa if sa > 1e-6 else None)
+    return out[0], out[1]
 
 
 def bpp(num_bytes: int, height: int, width: int) -> float:

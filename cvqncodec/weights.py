@@ -3,7 +3,11 @@ of installed models is :mod:`cvqncodec.zoo`).
 
 A weights file holds fp16 tensors plus metadata ``cvqn.preset`` (JSON of the Preset), ``cvqn.name`` and
 free-form ``cvqn.card`` JSON. The weights id written into every .cvq file is the first 8 bytes of the
-SHA-256 over the preset and every tensor's name, dtype, shape and bytes.
+SHA-256 over the preset and the name, dtype, shape and bytes of every tensor the *decoder* reads (all but the
+encoder's): weights that differ only in their encoder (``cvq train --encoder-only``) decode each other's
+files. Before version 0.4 the id covered the encoder too; files that carry such a "legacy" id still decode,
+and an encoder fine-tune lists its --init model's ids in ``cvqn.decodes`` (comma-separated hex) so that the
+files of the model it replaces keep decoding.
 """
 
 from __future__ import annotations
@@ -34,9 +38,26 @@ TABLE_KEYS = ("int_weight", "int_bias", "int_shift", "input_table", "exp_table")
 WEIGHTS_FORMAT = "2"
 
 
+#: State-dict prefixes of the tensors only the encoder reads (the SE importance net: its channel order is
+#: written into each file); the weights id leaves them out.
+ENCODER_PREFIXES = ("encoder.", "controller.se.")
+#: Metadata key of the other weights ids whose files these weights decode (same decoder side).
+DECODES_KEY = "cvqn.decodes"
+
+
 def weights_id(state: dict[str, torch.Tensor], preset: Preset) -> bytes:
+    """The id of the decoder side of ``state`` (written into every .cvq file)."""
+    return _digest(state, preset, [name for name in state if not name.startswith(ENCODER_PREFIXES)])
+
+
+def legacy_weights_id(state: dict[str, torch.Tensor], preset: Preset) -> bytes:
+    """The id versions before 0.4 wrote: over every tensor, the encoder's included."""
+    return _digest(state, preset, list(state))
+
+
+def _digest(state: dict[str, torch.Tensor], preset: Preset, names: list[str]) -> bytes:
     h = hashlib.sha256(preset.to_json().encode())
-    for name in sorted(state):
+    for name in sorted(names):
         t = state[name]
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         # reshape(-1) gives unit stride even where .contiguous() keeps odd strides of size-1 dims.
@@ -53,6 +74,11 @@ class LoadedModel:
     weights_id: bytes
     card: dict
     path: Path | None
+    #: Every weights id whose files this model decodes: its own, its legacy one and those of ``cvqn.decodes``.
+    decodes: frozenset[bytes] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.decodes = self.decodes | {self.weights_id}
 
     @cached_property
     def evaluators(self) -> list[ExactContextEvaluator]:
@@ -61,9 +87,21 @@ class LoadedModel:
         return [ExactContextEvaluator(cm, cm.exp_table.device) for cm in self.model.context_models]
 
 
-def save_weights(model: CVQN, path: str | os.PathLike, name: str, card: dict | None = None) -> bytes:
-    """Write fp16 weights and the context models' integer tables (built here) atomically; returns the id."""
-    model.build_integer_tables()
+def save_weights(
+    model: CVQN,
+    path: str | os.PathLike,
+    name: str,
+    card: dict | None = None,
+    build_tables: bool = True,
+    same_decoder_as: LoadedModel | None = None,
+) -> bytes:
+    """Write fp16 weights and the context models' integer tables atomically; returns the id. The tables are
+    built here, unless ``build_tables`` is False: a model whose context models did not change keeps the
+    tables it was loaded with (rebuilt from fp16 weights they could differ in a last bit). With
+    ``same_decoder_as`` (the --init model of an encoder fine-tune) the new weights also decode that model's
+    files; ValueError if their decoder sides differ."""
+    if build_tables or not model.has_integer_tables():
+        model.build_integer_tables()
     state = {
         k: (v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu()).clone(
             memory_format=torch.contiguous_format
@@ -76,12 +114,17 @@ def save_weights(model: CVQN, path: str | os.PathLike, name: str, card: dict | N
         "cvqn.preset": model.preset.to_json(),
         "cvqn.card": json.dumps(card or {}, sort_keys=True),
     }
+    new_id = weights_id(state, model.preset)
+    if same_decoder_as is not None:
+        if new_id != same_decoder_as.weights_id:
+            raise ValueError(f"the decoder side differs from {same_decoder_as.name!r}'s: its files would not decode")
+        meta[DECODES_KEY] = ",".join(sorted(i.hex() for i in same_decoder_as.decodes - {new_id}))
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp), metadata=meta)
     os.chmod(tmp, 0o644)  # safetensors creates files readable by their owner only
     os.replace(tmp, path)
-    return weights_id(state, model.preset)
+    return new_id
 
 
 def load_state(model: CVQN, state: dict[str, torch.Tensor], tables_optional: bool = False) -> None:
@@ -99,7 +142,12 @@ def load_state(model: CVQN, state: dict[str, torch.Tensor], tables_optional: boo
 
 
 def model_from_state(
-    name: str, preset: Preset, state: dict[str, torch.Tensor], card: dict | None = None, path: Path | None = None
+    name: str,
+    preset: Preset,
+    state: dict[str, torch.Tensor],
+    card: dict | None = None,
+    path: Path | None = None,
+    decodes: frozenset[bytes] = frozenset(),
 ) -> LoadedModel:
     model = CVQN(preset)
     load_state(model, state)
@@ -110,8 +158,9 @@ def model_from_state(
         )
     model.eval()
     use_channels_last(model)
-    # The id covers the tensors as the model holds them (fp16 rounding included).
-    return LoadedModel(name, model, weights_id(state, preset), card or {}, path)
+    # The ids cover the tensors as the model holds them (fp16 rounding included).
+    decodes = decodes | {legacy_weights_id(state, preset)}
+    return LoadedModel(name, model, weights_id(state, preset), card or {}, path, decodes)
 
 
 def read_weights(path: str | os.PathLike) -> tuple[dict, Preset, dict, dict[str, torch.Tensor]]:
@@ -285,7 +334,19 @@ def model_name_problem(name: str) -> str | None:
 def load_weights(path: str | os.PathLike) -> LoadedModel:
     """A model ready to code: the current format, with integer context-model tables."""
     meta, preset, card, name = check_weights(path)
-    return model_from_state(name, preset, read_tensors(Path(path)), card, Path(path))
+    return model_from_state(name, preset, read_tensors(Path(path)), card, Path(path), decoded_ids(meta, path))
+
+
+def decoded_ids(meta: dict, path: str | os.PathLike) -> frozenset[bytes]:
+    """The ids of ``cvqn.decodes``: files of earlier weights with the same decoder; ModelError if malformed."""
+    text = meta.get(DECODES_KEY, "")
+    try:
+        ids = frozenset(bytes.fromhex(item) for item in text.split(",") if item)
+    except ValueError:
+        ids = frozenset({b""})
+    if any(len(i) != 8 for i in ids):
+        raise ModelError(f"{path}: malformed {DECODES_KEY} metadata")
+    return ids
 
 
 def check_weights(path: str | os.PathLike) -> tuple[dict, Preset, dict, str]:

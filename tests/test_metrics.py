@@ -9,6 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pytorch_msssim import ms_ssim as reference_ms_ssim
 
 from cvqncodec import metrics
+from cvqncodec.metrics import chroma_spread, colour_error
 from tests.helpers import image_tensor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -102,3 +103,23 @@ def test_ms_ssim_matches_pytorch_msssim_and_an_independent_implementation():
     assert ours == pytest.approx(float(reference_ms_ssim(a8, b8, data_range=255.0)), abs=1e-6)
     assert ours == pytest.approx(numpy_ms_ssim(a8[0].numpy(), b8[0].numpy()), abs=2e-4)
     assert 0.5 < ours < 0.99
+
+
+def test_colour_error_is_the_signed_mean_difference_per_channel():
+    a = torch.full((1, 3, 8, 8), 100 / 255)
+    b = a.clone()
+    b[:, 1] -= 3 / 255  # greener original: the decoded image lost 3 levels of green
+    b[:, 2, :4] += 2 / 255
+    r, g, bl = colour_error(a, b)
+    assert (r, round(g, 6), round(bl, 6)) == (0.0, -3.0, 1.0)
+
+
+def test_chroma_spread_ratio_of_cb_and_cr_deviations():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.rand((1, 3, 32, 32), generator=gen) * 0.8 + 0.1
+    grey = a.mean(dim=1, keepdim=True)
+    washed = grey + 0.5 * (a - grey)  # halfway to grey: every chroma deviation halves
+    cb, cr = chroma_spread(a, washed)
+    assert cb == pytest.approx(0.5, abs=0.02) and cr == pytest.approx(0.5, abs=0.02)
+    assert chroma_spread(a, a) == (1.0, 1.0)
+    assert chroma_spread(grey.expand(-1, 3, -1, -1), a) == (None, None)

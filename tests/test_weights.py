@@ -5,7 +5,14 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from cvqncodec.errors import ModelError
-from cvqncodec.weights import load_for_training, load_weights, read_weights, save_weights
+from cvqncodec.weights import (
+    legacy_weights_id,
+    load_for_training,
+    load_weights,
+    read_weights,
+    save_weights,
+    weights_id,
+)
 from tests.helpers import make_weights
 
 
@@ -27,6 +34,48 @@ def test_weights_id_follows_the_tensors(tmp_path):
     other = load_weights(make_weights(tmp_path / "c.safetensors", seed=1))
     assert a.weights_id == again.weights_id != other.weights_id
     assert len(a.weights_id) == 8
+
+
+def test_weights_id_covers_the_decoder_side_only(tmp_path):
+    """An encoder change keeps the id (the files decode alike); any other tensor changes it. The legacy id
+    (every tensor, before 0.4) stays accepted, so files of earlier versions with the same weights decode."""
+    path = make_weights(tmp_path / "a.safetensors", seed=0)
+    a = load_weights(path)
+    model = a.model
+    with torch.no_grad():
+        next(model.encoder.parameters()).add_(0.5)
+    enc_path = tmp_path / "enc.safetensors"
+    save_weights(model, enc_path, "a", build_tables=False)
+    enc = load_weights(enc_path)
+    assert enc.weights_id == a.weights_id and enc.decodes != a.decodes  # the legacy ids differ
+    assert weights_id(read_weights(path)[3], a.model.preset) == a.weights_id
+    assert legacy_weights_id(read_weights(path)[3], a.model.preset) in a.decodes
+    with torch.no_grad():
+        next(model.decoder.parameters()).add_(0.5)
+    save_weights(model, tmp_path / "dec.safetensors", "a", build_tables=False)
+    assert load_weights(tmp_path / "dec.safetensors").weights_id != a.weights_id
+
+
+def test_an_encoder_fine_tune_decodes_the_files_of_the_model_it_replaces(tmp_path):
+    old = load_weights(make_weights(tmp_path / "a.safetensors", seed=0))
+    with torch.no_grad():
+        next(old.model.encoder.parameters()).mul_(1.1)
+    save_weights(old.model, tmp_path / "new.safetensors", "a", build_tables=False, same_decoder_as=old)
+    new = load_weights(tmp_path / "new.safetensors")
+    assert old.decodes <= new.decodes and read_weights(tmp_path / "new.safetensors")[0]["cvqn.decodes"]
+    with torch.no_grad():
+        next(old.model.decoder.parameters()).mul_(1.1)
+    with pytest.raises(ValueError, match="decoder side differs"):
+        save_weights(old.model, tmp_path / "bad.safetensors", "a", build_tables=False, same_decoder_as=new)
+
+
+def test_malformed_decodes_metadata_is_a_model_error(tmp_path):
+    path = make_weights(tmp_path / "a.safetensors")
+    meta, _, _, state = read_weights(path)
+    for bad in ("zz", "0011", "00112233445566778899"):
+        save_file(state, str(tmp_path / "m.safetensors"), metadata={**meta, "cvqn.decodes": bad})
+        with pytest.raises(ModelError, match="cvqn.decodes"):
+            load_weights(tmp_path / "m.safetensors")
 
 
 def test_foreign_and_broken_files_are_model_errors(tmp_path):

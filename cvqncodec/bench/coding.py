@@ -87,7 +87,7 @@ def cvqn_round_trip(loaded: LoadedModel, img: LoadedImage, device: str) -> Round
 def code_cvqn(loaded: LoadedModel, image: str, label: str, source: str, device: str) -> list[Record]:
     """Code the image file ``image`` with a loaded model: one Record on the curve ``label``."""
     from ..imageio import load_image
-    from ..metrics import bpp, ms_ssim, psnr
+    from ..metrics import bpp, chroma_spread, colour_error, ms_ssim, psnr
 
     img = load_image(image)
     x = img.tensor
@@ -112,6 +112,8 @@ def code_cvqn(loaded: LoadedModel, image: str, label: str, source: str, device: 
             rt.enc_s,
             rt.dec_s,
             loaded.weights_id.hex(),
+            colour_error(x, rt.decoded),
+            chroma_spread(x, rt.decoded),
         )
     ]
 
@@ -143,7 +145,7 @@ def code_conventional(
     from PIL import Image
 
     from ..imageio import image_from_array
-    from ..metrics import bpp, ms_ssim, psnr
+    from ..metrics import bpp, chroma_spread, colour_error, ms_ssim, psnr
 
     h, w = array.shape[:2]
     ref = image_from_array(array).tensor
@@ -167,6 +169,8 @@ def code_conventional(
                 ms_ssim(ref, rec),
                 enc,
                 dec,
+                colour_error=colour_error(ref, rec),
+                chroma_spread=chroma_spread(ref, rec),
             )
         )
     return records

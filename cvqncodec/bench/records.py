@@ -42,6 +42,10 @@ class Record:
     enc_s: float
     dec_s: float
     detail: str = ""  # weights id for CVQN
+    #: Mean signed error of R, G, B in 8-bit levels (decoded - original) and the chroma spread (std of Cb and
+    #: Cr, BT.601, decoded / original; None for grey originals): metrics.colour_error and chroma_spread.
+    colour_error: tuple[float, float, float] | None = None
+    chroma_spread: tuple[float | None, float | None] | None = None
 
     @property
     def ms_ssim_db(self) -> float | None:
@@ -61,11 +65,20 @@ class Point:
     ms_ssim: float | None
     enc_s: float
     dec_s: float
+    #: Means over the images of Record.colour_error and Record.chroma_spread (None where none was measured).
+    colour_error: tuple[float, float, float] | None = None
+    chroma_spread: tuple[float | None, float | None] | None = None
 
     @property
     def ms_ssim_db(self) -> float | None:
         """MS-SSIM in dB of the mean MS-SSIM (what a CompressAI-style plot of the JSON shows)."""
         return ms_ssim_in_db(self.ms_ssim)
+
+    def colour_column(self, i: int) -> float | None:
+        return None if self.colour_error is None else self.colour_error[i]
+
+    def chroma_column(self, i: int) -> float | None:
+        return None if self.chroma_spread is None else self.chroma_spread[i]
 
 
 @dataclass
@@ -78,6 +91,14 @@ class BenchResult:
     descriptions: dict[str, str]  # {codec: what ran, with versions}
     ours: str  # the models' curve name
     codecs: list[str] = field(default_factory=list)  # labels of the conventional codecs run
+
+
+def _mean_columns(rows: list[tuple[float | None, ...]]) -> tuple[float | None, ...] | None:
+    """Column means of ``rows``, each over its non-None values (None for a column without any)."""
+    if not rows:
+        return None
+    cols = [[v for v in col if v is not None] for col in zip(*rows)]
+    return tuple(mean(c) if c else None for c in cols)
 
 
 def summarize(records: Sequence[Record], codec_order: Sequence[str] | None = None) -> dict[str, list[Point]]:
@@ -99,6 +120,8 @@ def summarize(records: Sequence[Record], codec_order: Sequence[str] | None = Non
                 mean(ms) if ms else None,
                 mean(r.enc_s for r in rs),
                 mean(r.dec_s for r in rs),
+                _mean_columns([r.colour_error for r in rs if r.colour_error is not None]),
+                _mean_columns([r.chroma_spread for r in rs if r.chroma_spread is not None]),
             )
         )
     for points in curves.values():
@@ -116,13 +139,18 @@ def _json_number(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-#: CompressAI's result columns and the Point attribute each one holds.
+#: CompressAI's result columns (and ours on colour, which its plot ignores) and how each is read from a Point.
 COMPRESSAI_COLUMNS = {
-    "bpp": "bpp",
-    "psnr-rgb": "psnr",
-    "ms-ssim-rgb": "ms_ssim",
-    "encoding_time": "enc_s",
-    "decoding_time": "dec_s",
+    "bpp": lambda p: p.bpp,
+    "psnr-rgb": lambda p: p.psnr,
+    "ms-ssim-rgb": lambda p: p.ms_ssim,
+    "encoding_time": lambda p: p.enc_s,
+    "decoding_time": lambda p: p.dec_s,
+    "mean-error-r": lambda p: p.colour_column(0),
+    "mean-error-g": lambda p: p.colour_column(1),
+    "mean-error-b": lambda p: p.colour_column(2),
+    "chroma-spread-cb": lambda p: p.chroma_column(0),
+    "chroma-spread-cr": lambda p: p.chroma_column(1),
 }
 
 
@@ -133,9 +161,7 @@ def compressai_objects(curves: dict[str, list[Point]], descriptions: dict[str, s
         {
             "name": codec,
             "description": descriptions.get(codec, codec),
-            "results": {
-                key: [_json_number(getattr(p, attr)) for p in points] for key, attr in COMPRESSAI_COLUMNS.items()
-            },
+            "results": {key: [_json_number(column(p)) for p in points] for key, column in COMPRESSAI_COLUMNS.items()},
         }
         for codec, points in curves.items()
     ]

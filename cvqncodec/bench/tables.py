@@ -10,11 +10,20 @@ from .matching import Match, match_bpp
 from .records import BenchResult, Point, Record
 
 #: Columns after the identifying ones, in both the summary and the per-image table.
-_MEASURES = ["bpp", "PSNR", "MS-SSIM", "MS-SSIM dB", "enc s", "dec s"]
+_MEASURES = ["bpp", "PSNR", "MS-SSIM", "MS-SSIM dB", "enc s", "dec s", "error R/G/B", "chroma Cb/Cr"]
 
 
 def _measures(x: Point | Record) -> list[str]:
-    return [fmt(x.bpp, 4), fmt(x.psnr, 2), fmt(x.ms_ssim, 4), fmt(x.ms_ssim_db, 2), fmt(x.enc_s, 3), fmt(x.dec_s, 3)]
+    return [
+        fmt(x.bpp, 4),
+        fmt(x.psnr, 2),
+        fmt(x.ms_ssim, 4),
+        fmt(x.ms_ssim_db, 2),
+        fmt(x.enc_s, 3),
+        fmt(x.dec_s, 3),
+        "-" if x.colour_error is None else "/".join(f"{v:+.1f}" for v in x.colour_error),
+        "-" if x.chroma_spread is None else "/".join(fmt(v, 3) for v in x.chroma_spread),
+    ]
 
 
 def summary_table(curves: dict[str, list[Point]]) -> str:

@@ -85,6 +85,12 @@ def parse_list(kind):
     help="Fine-tune only the context models (quantization-aware) of the --init model, keeping its "
     "preset; everything else stays frozen.",
 )
+@click.option(
+    "--encoder-only",
+    is_flag=True,
+    help="Fine-tune only the encoder of the --init model on Eq. 8, keeping its preset; the decoder, "
+    "quantizer and context models stay frozen.",
+)
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/checkpoint.pt.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
@@ -113,6 +119,7 @@ def train(
     seed,
     no_bf16,
     context_only,
+    encoder_only,
     resume,
     quiet,
 ) -> None:
@@ -129,6 +136,9 @@ def train(
         if not lr > 0:
             raise click.BadParameter("must be positive", param_hint="--lr")
         lr_scale = lr_scale_for(lr)
+    if context_only and encoder_only:
+        raise click.UsageError("give --context-only or --encoder-only, not both")
+    finetune = "context" if context_only else "encoder" if encoder_only else "all"
     if device != "auto":
         pick_device(device)  # usage error for --device cuda without CUDA, before any work
 
@@ -137,7 +147,7 @@ def train(
             preset,
             out_dir,
             init=init,
-            context_only=context_only,
+            finetune=finetune,
             resume=resume,
             latent_channels=channels,
             importance=importance,
@@ -164,7 +174,7 @@ def train(
         seed=seed,
         bf16=not no_bf16,
         name=name,
-        context_only=context_only,
+        finetune=finetune,
     )
     run_training(p, cfg, resume=resume, progress=not quiet, log=lambda m: click.echo(m, err=True))
     if os.environ.get("RANK", "0") == "0":  # torchrun: only the first process writes and reports

@@ -1,6 +1,6 @@
 """The files of a run folder that a run resumes from (``checkpoint.pt``, ``history.jsonl``), and the preset
-a run trains (``--preset`` and its overrides, the ``--init`` model's with ``--context-only``, the
-checkpoint's on ``--resume``)."""
+a run trains (``--preset`` and its overrides, the ``--init`` model's for a fine-tune, the checkpoint's on
+``--resume``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 
 from ..model import CVQN
 from ..presets import Preset, get_preset
-from ..weights import load_state, read_weights
+from ..weights import check_weights, load_state, read_weights
 from .config import TrainConfig
 
 #: File names inside RUN_DIR.
@@ -62,21 +62,25 @@ def preset_for_run(
     out: str | os.PathLike,
     *,
     init: str | None = None,
-    context_only: bool = False,
+    finetune: str = "all",
     resume: bool = False,
     **overrides,
 ) -> Preset:
     """The preset a run trains; ValueError for a bad one (``cvq train`` reports it as a usage error).
 
-    ``name`` with ``overrides`` (Preset fields; None = the preset's) is always checked. With
-    ``context_only``, the ``init`` weights' own preset with only the context-model overrides; on
+    ``name`` with ``overrides`` (Preset fields; None = the preset's) is always checked. For a fine-tune
+    (``finetune`` "context" or "encoder"), the ``init`` weights' own preset (with ``--context-only``, with
+    the context-model overrides); on
     ``resume`` of a run folder with a checkpoint, the checkpoint's preset (the options are ignored)."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     preset = get_preset(name, **overrides)
-    if context_only:
+    if finetune != "all":
         if not init:
-            raise ValueError("--context-only fine-tunes an existing model: give it with --init")
-        preset = read_weights(init)[1].replace(**{k: v for k, v in overrides.items() if k in CONTEXT_FIELDS})
+            raise ValueError(f"--{finetune}-only fine-tunes an existing model: give it with --init")
+        if finetune == "encoder":
+            check_weights(init)  # its decoder is kept as it is: it must be loadable for coding
+        changes = {k: v for k, v in overrides.items() if k in CONTEXT_FIELDS} if finetune == "context" else {}
+        preset = read_weights(init)[1].replace(**changes)
     checkpoint = Path(out) / CHECKPOINT
     if resume and checkpoint.exists():
         preset = Preset.from_json(read_checkpoint(checkpoint)["preset"])

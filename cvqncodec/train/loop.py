@@ -24,7 +24,7 @@ from .distributed import describe, finish_process, init_process, is_main, wrap
 from .export import export
 from .loss import (
     context_loss_terms,
-    freeze_coder,
+    freeze_for_finetune,
     loss_terms,
     lr_factor,
     optimizer_step,
@@ -138,14 +138,13 @@ def build_model(
 
 
 def prepare_model(model: CVQN, cfg: TrainConfig, device: torch.device, ddp: bool) -> torch.nn.Module:
-    """Training mode, channels_last on CPUs, the coder frozen with ``context_only``; returns the module to run."""
+    """Training mode, channels_last on CPUs, the parts a fine-tune keeps frozen; returns the module to run."""
     model.train()
     if device.type == "cpu":
         use_channels_last(model)
-    if cfg.context_only:
-        if ddp:
-            raise ValueError("--context-only runs in one process")
-        freeze_coder(model)
+    if cfg.finetune == "context" and ddp:
+        raise ValueError("--context-only runs in one process")
+    freeze_for_finetune(model, cfg.finetune)
     return wrap(model, ddp)
 
 
@@ -175,13 +174,13 @@ class StopSignals:
 
 
 def train_step(run: Run) -> None:
-    """One optimizer step of Eq. 8 (L_ent alone with ``context_only``) at the schedule's learning rates."""
+    """One optimizer step of Eq. 8 (L_ent alone with ``finetune="context"``) at the schedule's learning rates."""
     cfg = run.cfg
     set_learning_rates(run.opt, run.base_lrs, lr_factor(run.step, cfg.steps))
     x = run.sampler.batch(cfg.batch_size).to(run.device)
     if run.device.type == "cpu":
         x = x.contiguous(memory_format=torch.channels_last)
-    if cfg.context_only:
+    if cfg.finetune == "context":
         loss, msssim, bpp, ent = context_loss_terms(run.model, x)
     else:
         loss, msssim, bpp, ent = loss_terms(run.net, x, cfg, run.win, run.bf16)
@@ -199,7 +198,7 @@ def after_step(run: Run, log: Log) -> None:
         run.bar.set_postfix(loss=f"{run.ema[0]:.3f}", bpp=f"{run.ema[2]:.3f}", msssim=f"{run.ema[1]:.4f}")
     if not is_main():
         return
-    if run.model.preset.importance == "re" and step % cfg.re_every == 0 and not cfg.context_only:
+    if run.model.preset.importance == "re" and step % cfg.re_every == 0 and cfg.finetune == "all":
         update_re_importance(run.model, run.val_imgs[:4], run.device)
     if step % cfg.val_every == 0 or step == cfg.steps:
         validate_and_record(run, log)

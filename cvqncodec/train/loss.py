@@ -1,4 +1,5 @@
-"""The loss of Eq. 8, the context-only loss, Adam's parameter groups and schedule (Sec. 4.1), one step."""
+"""The loss of Eq. 8, the context-only loss, Adam's parameter groups and schedule (Sec. 4.1), the parts a
+fine-tune freezes, one step."""
 
 from __future__ import annotations
 
@@ -11,18 +12,21 @@ from .config import TrainConfig
 
 def parameter_groups(model: CVQN, cfg: TrainConfig) -> list[dict]:
     """Adam's groups with the paper's per-part learning rates (x ``lr_scale``); only the entropy model's
-    with ``context_only``."""
+    with ``finetune="context"``, only the encoder's with ``finetune="encoder"``."""
     s = cfg.lr_scale
     entropy = {"params": list(model.context_models.parameters()), "lr": cfg.lr_entropy * s, "name": "entropy"}
-    if cfg.context_only:
-        return [entropy]
     se = model.controller.se
+    encoder = {
+        "params": list(model.encoder.parameters()) + ([] if se is None else list(se.parameters())),
+        "lr": cfg.lr_encoder * s,
+        "name": "encoder",
+    }
+    if cfg.finetune == "context":
+        return [entropy]
+    if cfg.finetune == "encoder":
+        return [encoder]
     return [
-        {
-            "params": list(model.encoder.parameters()) + ([] if se is None else list(se.parameters())),
-            "lr": cfg.lr_encoder * s,
-            "name": "encoder",
-        },
+        encoder,
         {"params": list(model.controller.quantizers.parameters()), "lr": cfg.lr_quantizer * s, "name": "quantizer"},
         entropy,
         {"params": list(model.decoder.parameters()), "lr": cfg.lr_decoder * s, "name": "decoder"},
@@ -65,11 +69,16 @@ def context_loss_terms(model: CVQN, x: torch.Tensor):
     return ent, torch.tensor(float("nan")), latent_bpp(bits.detach(), controller.group_channels), ent.detach()
 
 
-def freeze_coder(model: CVQN) -> None:
-    """Everything but the context models stops learning (``--context-only``)."""
-    model.encoder.requires_grad_(False)
-    model.decoder.requires_grad_(False)
-    model.controller.requires_grad_(False)
+def freeze_for_finetune(model: CVQN, finetune: str) -> None:
+    """Everything but the part that ``finetune`` names stops learning: the context models (``--context-only``)
+    or the encoder, with the SE importance net if any (``--encoder-only``); "all" freezes nothing."""
+    if finetune == "all":
+        return
+    model.requires_grad_(False)
+    learns = [model.context_models] if finetune == "context" else [model.encoder, model.controller.se]
+    for part in learns:
+        if part is not None:
+            part.requires_grad_(True)
 
 
 def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:

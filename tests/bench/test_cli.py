@@ -57,8 +57,10 @@ def test_bench_two_images(folder, tiny_weights, tmp_path, monkeypatch):
     ours, jpeg = data[0]["results"], data[1]["results"]
     assert len(ours["bpp"]) == 1 and len(jpeg["bpp"]) == len(CODECS["jpeg"].settings)
     for res in (ours, jpeg):
-        assert set(res) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
+        colour = {"mean-error-r", "mean-error-g", "mean-error-b", "chroma-spread-cb", "chroma-spread-cr"}
+        assert set(res) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time", *colour}
         assert all(isinstance(v, float) for values in res.values() for v in values)
+        assert all(abs(v) < 64 for k in colour for v in res[k])  # levels and ratios, not garbage
     assert "tiny-test" in data[0]["description"] and "4:4:4" in data[1]["description"]
     # --json-dir: the same objects, one CompressAI file per codec
     assert sorted(p.name for p in out_dir.iterdir()) == ["cvqn.json", "jpeg.json"]
@@ -78,6 +80,7 @@ def test_bench_two_images(folder, tiny_weights, tmp_path, monkeypatch):
     assert "Means over 2 images" in out and "tiny-test" in out and "q=90" in out
     assert "a.png" in out and "b.png" in out and "notes.txt" not in out  # --per-image
     assert "Matched bpp" in out and "dMS-SSIM" in out
+    assert "error R/G/B" in out and "chroma Cb/Cr" in out
     assert "n/a (CVQN has 1 usable point, needs >= 4)" in out
 
     # outputs are not overwritten without --force (checked before any work)

@@ -34,9 +34,13 @@ def test_report_tables():
         "s",
         "dec",
         "s",
+        "error",
+        "R/G/B",
+        "chroma",
+        "Cb/Cr",
     ]
-    assert lines[3].split() == ["CVQN", "q1", "1", "0.2000", "30.00", "0.9500", "13.01", "0.500", "0.250"]
-    assert lines[5].split()[-4:] == ["n/a", "n/a", "0.500", "0.250"]
+    assert lines[3].split() == ["CVQN", "q1", "1", "0.2000", "30.00", "0.9500", "13.01", "0.500", "0.250", "-", "-"]
+    assert lines[5].split()[-6:] == ["n/a", "n/a", "0.500", "0.250", "-", "-"]
     assert "Per image:" in lines and "Matched bpp" in out and "Bjøntegaard delta rate:" in lines
     assert lines[-1].split()[:2] == ["JPEG", "n/a"] and "CVQN has 1 usable point, needs >= 4" in lines[-1]
     matched = lines[lines.index("Bjøntegaard delta rate:") - 2].split()

@@ -58,11 +58,11 @@ def test_preset_for_run_context_only_keeps_the_init_model(tmp_path, tiny_weights
         "compact",
         tmp_path,
         init=str(tiny_weights),
-        context_only=True,
+        finetune="context",
         latent_channels=64,
         context_filters=6,
         context_blocks=None,
     )
     assert p == own.replace(context_filters=6)
     with pytest.raises(ValueError, match="--init"):
-        preset_for_run("compact", tmp_path, context_only=True)
+        preset_for_run("compact", tmp_path, finetune="context")

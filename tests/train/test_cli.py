@@ -1,4 +1,4 @@
-"""``cvq train``: --context-only fine-tunes and the usage errors of the command."""
+"""``cvq train``: --context-only and --encoder-only fine-tunes, and the usage errors of the command."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from cvqncodec.weights import load_weights
 from tests.helpers import image_tensor
 
 
-def run_context_only(tmp_path, data, init, steps: int, *options: str):
-    """``cvq train --context-only`` for a few steps on the images of ``data``; returns (before, after)."""
+def run_finetune(tmp_path, data, init, steps: int, *options: str, part: str = "context"):
+    """``cvq train --PART-only`` for a few steps on the images of ``data``; returns (before, after)."""
     out = tmp_path / "run"
     args = [
         "train",
@@ -25,7 +25,7 @@ def run_context_only(tmp_path, data, init, steps: int, *options: str):
         str(out),
         "--init",
         str(init),
-        "--context-only",
+        f"--{part}-only",
         "--crop",
         "64",
         "--batch-size",
@@ -45,9 +45,7 @@ def run_context_only(tmp_path, data, init, steps: int, *options: str):
 
 
 def test_context_only_fine_tune_changes_only_the_context_models(tmp_path, image_folder, tiny_weights):
-    before, after = run_context_only(
-        tmp_path, image_folder(3), tiny_weights, 3, "--name", "tiny-qat", "--lr-scale", "50"
-    )
+    before, after = run_finetune(tmp_path, image_folder(3), tiny_weights, 3, "--name", "tiny-qat", "--lr-scale", "50")
     b, a = before.model.state_dict(), after.model.state_dict()
     changed = {k for k in b if not torch.equal(b[k], a[k])}
     assert changed and all(k.startswith("context_models.") for k in changed)
@@ -57,15 +55,46 @@ def test_context_only_fine_tune_changes_only_the_context_models(tmp_path, image_
     assert after.model.has_integer_tables()
 
 
-def test_context_only_needs_a_model_to_start_from(tmp_path):
-    r = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--context-only"])
+def test_encoder_only_fine_tune_changes_only_the_encoder(tmp_path, image_folder, tiny_weights):
+    """--encoder-only: the encoder learns, the decoder, quantizer and context models stay bit for bit (so the
+    new weights' files decode with the same decoder), the --init card is kept, the result codes exactly."""
+    before, after = run_finetune(
+        tmp_path, image_folder(3), tiny_weights, 3, "--lr-scale", "50", "--mse-weight", "64", part="encoder"
+    )
+    b, a = before.model.state_dict(), after.model.state_dict()
+    changed = {k for k in b if not torch.equal(b[k], a[k])}
+    assert changed and all(k.startswith("encoder.") for k in changed)
+    assert after.model.preset == before.model.preset
+    assert after.card["encoder_finetune"]["steps"] == 3 and after.card["encoder_finetune"]["mse_weight"] == 64
+    assert after.card["note"] == before.card["note"]
+    enc = codec.encode(after, image_tensor(40, 56, seed=9))
+    _, latent = codec.decode(after, *container.unpack(enc.data))
+    assert all(torch.equal(a, b) for a, b in zip(enc.latent.groups, latent.groups))
+    # One decoder: the same weights id, and each model decodes the other's files to the same image.
+    assert after.weights_id == before.weights_id and before.decodes <= after.decodes
+    old = codec.encode(before, image_tensor(40, 56, seed=9))
+    assert old.data != enc.data
+    for data in (old.data, enc.data):
+        images = [codec.decode(m, *container.unpack(data))[0] for m in (before, after)]
+        assert torch.equal(*images)
+
+
+@pytest.mark.parametrize("part", ["context", "encoder"])
+def test_finetunes_need_a_model_to_start_from(tmp_path, part):
+    r = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), f"--{part}-only"])
     assert r.exit_code == 2 and "--init" in r.output
+
+
+def test_one_finetune_at_a_time(tmp_path, tiny_weights):
+    base = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--init", str(tiny_weights)]
+    r = CliRunner().invoke(main, [*base, "--context-only", "--encoder-only"])
+    assert r.exit_code == 2 and "not both" in r.output
 
 
 def test_context_only_can_widen_the_context_model(tmp_path, image_folder, tiny_weights):
     """--context-filters/--context-blocks with --context-only: a new context model on the frozen coder,
     warm-started from the old one where shapes overlap; the result codes a file exactly."""
-    before, after = run_context_only(
+    before, after = run_finetune(
         tmp_path, image_folder(3), tiny_weights, 2, "--context-filters", "6", "--context-blocks", "2"
     )
     assert (after.model.preset.context_filters, after.model.preset.context_blocks) == (6, 2)
@@ -104,7 +133,7 @@ def test_unknown_preset_is_a_usage_error(tmp_path):
 
 def test_lr_is_the_base_learning_rate_and_device_picks_where(tmp_path, image_folder, tiny_weights):
     """--lr LR is --lr-scale LR / 1e-4 (the paper's base rate); --device cpu trains on the CPU."""
-    _, after = run_context_only(tmp_path, image_folder(3), tiny_weights, 1, "--lr", "5e-3", "--device", "cpu")
+    _, after = run_finetune(tmp_path, image_folder(3), tiny_weights, 1, "--lr", "5e-3", "--device", "cpu")
     assert after.card["context_finetune"]["lr_scale"] == pytest.approx(50.0)
 
 
