@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch.overrides import TorchFunctionMode
 
 from . import fixed_point as fp
+from .container import WEIGHTS_ID_BYTES
 from .context import ExactContextEvaluator
 from .errors import ModelError
 from .model import CVQN
@@ -62,7 +63,7 @@ def _digest(state: dict[str, torch.Tensor], preset: Preset, names: list[str]) ->
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         # reshape(-1) gives unit stride even where .contiguous() keeps odd strides of size-1 dims.
         h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.digest()[:8]
+    return h.digest()[:WEIGHTS_ID_BYTES]
 
 
 @dataclass
@@ -344,7 +345,7 @@ def decoded_ids(meta: dict, path: str | os.PathLike) -> frozenset[bytes]:
         ids = frozenset(bytes.fromhex(item) for item in text.split(",") if item)
     except ValueError:
         ids = frozenset({b""})
-    if any(len(i) != 8 for i in ids):
+    if any(len(i) != WEIGHTS_ID_BYTES for i in ids):
         raise ModelError(f"{path}: malformed {DECODES_KEY} metadata")
     return ids
 
