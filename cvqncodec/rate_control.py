@@ -4,8 +4,9 @@ rate weight lambda of the latent refinement (:mod:`cvqncodec.refine`).
 The shipped models are five fixed operating points; lambda (the weight of the rate term against Eq. 8's
 distortion) moves one model's operating point continuously. First every candidate model codes the image
 plainly (one encoder pass each); the model whose file is nearest the target (in log size) is kept, and lambda
-is bisected in log space with refined encodes until a file lands within ``tolerance`` of the target. The
-nearest file found is returned either way, with ``reached`` telling whether it is within the tolerance.
+is bisected in log space with refined encodes until a file lands within ``tolerance`` of the target (after
+lambda = 1 the end of the range is tried first, so a target out of lambda's reach costs two refined encodes).
+The nearest file found is returned either way, with ``reached`` telling whether it is within the tolerance.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def encode_to_size(
             hi = log_weight
         if hi - lo < 0.1:
             break
-        log_weight = (lo + hi) / 2
+        # After lambda = 1, the end of the range first: lambda moves a file by a few per cent at most
+        # (bench/RESULTS.md), so most targets far from a model's rate end there after two encodes, not seven.
+        log_weight = (hi if size > target_bytes else lo) if log_weight == 0.0 else (lo + hi) / 2
     best.reached = abs(len(best.encoded.data) - target_bytes) <= tolerance * target_bytes
     return best

@@ -41,6 +41,7 @@ def test_lambda_is_bisected_until_the_size_lands(monkeypatch):
         assert len(found.probes) <= 2 + rate_control.MAX_PROBES
     far = rate_control.encode_to_size(models, None, 50, RefineSettings(steps=5))
     assert not far.reached and far.span[0] > 50  # out of reach: the caller refuses it
+    assert len(far.probes) == 2 + 2  # lambda = 1, then the end of the range: no bisection beyond it
 
 
 def test_bad_targets_are_refused():
