@@ -200,3 +200,13 @@ cvq train --data "$DATA" --out runs/q5med14 --preset medium --channels 80 --crop
 # Validation MS-SSIM at the last step: 0.9626 [0.523 bpp]; Kodak 0.9675 at 0.5230 bpp, 0.0013 above WebP. Ships
 # (without a further context-model fine-tune: the one above moved validation by less than 0.001 bpp):
 cp runs/q5med14/model.safetensors weights/cvqn-q5.safetensors
+
+# ---- Session 15 (the Xeon with AMX; 1 thread, beside the #24 ablation runs) ----
+# cvqn-q3's encoder alone (decoder, quantizer and context models frozen bit for bit: same weights id, every file of
+# the previous cvqn-q3 decodes), chosen on validation against MSE weight 128 at lr x1 (bench/RESULTS.md, session 15):
+cp weights/cvqn-q3.safetensors runs/cvqn-q3-shipped.safetensors
+cvq train --data "$DATA" --out runs/q3enc1024lr --init runs/cvqn-q3-shipped.safetensors --encoder-only --crop 256 \
+    --batch-size 4 --steps 2500 --lr-scale 0.25 --mse-weight 1024 --val-every 250 --name cvqn-q3 --quiet
+# Validation at the last step: 0.9700 / 29.04 dB / 0.204 bpp, against 0.9689 / 29.08 dB / 0.205 for the previous
+# encoder on the same 8 images. Ships:
+cp runs/q3enc1024lr/model.safetensors weights/cvqn-q3.safetensors
