@@ -81,7 +81,16 @@ def finetune_rows(card: dict) -> list[str]:
 
 
 def card_text(
-    loaded, path: Path, card: dict, kodak: dict, n_images: int, folder: str, machine: str, wall: str, history: str
+    loaded,
+    path: Path,
+    card: dict,
+    kodak: dict,
+    n_images: int,
+    folder: str,
+    machine: str,
+    wall: str,
+    history: str,
+    codecs: str = "webp,heif",
 ) -> str:
     p = loaded.model.preset
     val = card.get("validation") or {}
@@ -136,7 +145,7 @@ def card_text(
     lines += [
         "",
         "Measured with `python bench/model_card.py weights/cvqn-q*.safetensors --eval "
-        f"{folder} --codecs webp,heif ...` (see bench/RESULTS.md for the full table).",
+        f"{folder} --codecs {codecs} ...` (see bench/RESULTS.md for the full table).",
         "",
     ]
     return "\n".join(lines)
@@ -206,6 +215,7 @@ def main() -> int:
                 args.machine,
                 walls.get(loaded.name, "?"),
                 histories.get(loaded.name, ""),
+                args.codecs,
             )
         )
         print(f"wrote {path.with_suffix('.md')}", file=sys.stderr)
