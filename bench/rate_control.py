@@ -24,13 +24,8 @@ from pathlib import Path
 from PIL import Image
 
 from cvqncodec.container import unpack
+from cvqncodec.imageio import list_images
 from cvqncodec.rate_control import TOLERANCE
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".ppm", ".tif", ".tiff"}
-
-
-def images_in(folders: list[Path]) -> list[Path]:
-    return sorted(p for f in folders for p in f.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def encode_to_bpp(image: Path, bpp: float, workdir: Path) -> dict:
@@ -76,7 +71,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="first N images only (0: all)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    images = images_in(args.folders)[: args.limit or None]
+    images = [p for folder in args.folders for p in list_images(folder)][: args.limit or None]
     targets = [float(t) for t in args.bpp.split(",")]
     rows: list[dict] = []
     print(f"{len(images)} images, targets {targets}, {os.cpu_count()} CPUs", file=sys.stderr)

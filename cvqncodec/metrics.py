@@ -62,11 +62,9 @@ def chroma_spread(a: torch.Tensor, b: torch.Tensor) -> tuple[float | None, float
     """Standard deviation of Cb and of Cr (BT.601) of ``b`` (decoded) over that of ``a`` (original): below 1,
     colours are washed out. None for a channel without spread in the original (grey images)."""
     m = torch.tensor(BT601_CHROMA, dtype=torch.float64)
-    out = []
-    for row in m:
-        sa, sb = (torch.einsum("c,nchw->nhw", row, to_8bit(x).double()).std().item() for x in (a, b))
-        out.append(sb / sa if sa > 1e-6 else None)
-    return out[0], out[1]
+    sa, sb = (torch.einsum("kc,nchw->knhw", m, to_8bit(x).double()).flatten(1).std(dim=1).tolist() for x in (a, b))
+    cb, cr = (db / da if da > 1e-6 else None for da, db in zip(sa, sb))
+    return cb, cr
 
 
 def bpp(num_bytes: int, height: int, width: int) -> float:

@@ -78,6 +78,12 @@ class CVQN(nn.Module):
         z_hat = self.controller.dequantize(groups, latent.permutation)
         return synthesise(self.decoder, z_hat, tiling).clamp_(0.0, 1.0)
 
+    def encoder_modules(self) -> list[nn.Module]:
+        """The modules only the encoder runs: the analysis transform and the SE importance net, if any (their
+        tensors are what weights.ENCODER_PREFIXES leaves out of the weights id)."""
+        se = self.controller.se
+        return [self.encoder] if se is None else [self.encoder, se]
+
     @torch.no_grad()
     def build_integer_tables(self) -> None:
         """Quantize every context model into the integer tables that coding uses (at export)."""

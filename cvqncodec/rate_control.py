@@ -2,7 +2,8 @@
 rate weight lambda of the latent refinement (:mod:`cvqncodec.refine`).
 
 The shipped models are five fixed operating points; lambda (the weight of the rate term against Eq. 8's
-distortion) moves one model's operating point continuously. First every candidate model codes the image
+distortion) moves one model's operating point continuously, but only by a few per cent (bench/RESULTS.md,
+session 15), so targets between two models' rates get the nearest file. First every candidate model codes the image
 plainly (one encoder pass each); the model whose file is nearest the target (in log size) is kept, and lambda
 is bisected in log space with refined encodes until a file lands within ``tolerance`` of the target (after
 lambda = 1 the end of the range is tried first, so a target out of lambda's reach costs two refined encodes).

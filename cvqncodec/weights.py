@@ -39,8 +39,8 @@ TABLE_KEYS = ("int_weight", "int_bias", "int_shift", "input_table", "exp_table")
 WEIGHTS_FORMAT = "2"
 
 
-#: State-dict prefixes of the tensors only the encoder reads (the SE importance net: its channel order is
-#: written into each file); the weights id leaves them out.
+#: State-dict prefixes of CVQN.encoder_modules(), the tensors only the encoder reads (the SE importance net: its
+#: channel order is written into each file); the weights id leaves them out.
 ENCODER_PREFIXES = ("encoder.", "controller.se.")
 #: Metadata key of the other weights ids whose files these weights decode (same decoder side).
 DECODES_KEY = "cvqn.decodes"
@@ -340,14 +340,13 @@ def load_weights(path: str | os.PathLike) -> LoadedModel:
 
 def decoded_ids(meta: dict, path: str | os.PathLike) -> frozenset[bytes]:
     """The ids of ``cvqn.decodes``: files of earlier weights with the same decoder; ModelError if malformed."""
-    text = meta.get(DECODES_KEY, "")
-    try:
-        ids = frozenset(bytes.fromhex(item) for item in text.split(",") if item)
-    except ValueError:
-        ids = frozenset({b""})
-    if any(len(i) != WEIGHTS_ID_BYTES for i in ids):
+    items = [item for item in meta.get(DECODES_KEY, "").split(",") if item]
+    if any(len(item) != 2 * WEIGHTS_ID_BYTES for item in items):
         raise ModelError(f"{path}: malformed {DECODES_KEY} metadata")
-    return ids
+    try:
+        return frozenset(bytes.fromhex(item) for item in items)
+    except ValueError:
+        raise ModelError(f"{path}: malformed {DECODES_KEY} metadata") from None
 
 
 def check_weights(path: str | os.PathLike) -> tuple[dict, Preset, dict, str]:

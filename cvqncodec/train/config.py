@@ -35,17 +35,13 @@ class TrainConfig:
     re_every: int = 1000
     #: Model name written into the exported RUN_DIR/model.safetensors.
     name: str | None = None
-    #: Which parts of the model learn (see FINETUNE): "all"; "context", the context models alone on L_ent of
+    #: Which parts of the model learn: "all"; "context", the context models alone on L_ent of
     #: Eq. 8 (the quantization-aware fine-tune that fits a float-trained model to its integer tables, see
     #: fixed_point.py); "encoder", the encoder alone on Eq. 8 with the decoder, quantizer and context models
     #: frozen (files of the --init model's decoder; it shrinks the gap that per-image refinement measures).
     finetune: str = "all"
     #: Where to train: "auto" (a GPU when there is one; under torchrun, each process's own), "cpu" or "cuda".
     device: str = "auto"
-
-
-#: The values of :attr:`TrainConfig.finetune`; the last two fine-tune an existing (--init) model.
-FINETUNE = ("all", "context", "encoder")
 
 
 def lr_scale_for(lr: float) -> float:

@@ -15,9 +15,8 @@ def parameter_groups(model: CVQN, cfg: TrainConfig) -> list[dict]:
     with ``finetune="context"``, only the encoder's with ``finetune="encoder"``."""
     s = cfg.lr_scale
     entropy = {"params": list(model.context_models.parameters()), "lr": cfg.lr_entropy * s, "name": "entropy"}
-    se = model.controller.se
     encoder = {
-        "params": list(model.encoder.parameters()) + ([] if se is None else list(se.parameters())),
+        "params": [p for m in model.encoder_modules() for p in m.parameters()],
         "lr": cfg.lr_encoder * s,
         "name": "encoder",
     }
@@ -75,10 +74,8 @@ def freeze_for_finetune(model: CVQN, finetune: str) -> None:
     if finetune == "all":
         return
     model.requires_grad_(False)
-    learns = [model.context_models] if finetune == "context" else [model.encoder, model.controller.se]
-    for part in learns:
-        if part is not None:
-            part.requires_grad_(True)
+    for part in [model.context_models] if finetune == "context" else model.encoder_modules():
+        part.requires_grad_(True)
 
 
 def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
