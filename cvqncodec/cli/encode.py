@@ -58,15 +58,16 @@ def encode_file(opts: EncodeOptions, job: Job) -> Outcome:
     torchac_module()  # the first run compiles the backend: keep that out of the timing
     settings = RefineSettings.for_effort(opts.effort)
     start = time.perf_counter()
-    notes = list(image.notes)
+    notes, warnings = list(image.notes), list(image.warnings)
     with _progress_bar(opts.progress and (settings.steps > 0 or target is not None)) as progress:
         if loaded is not None:
             result = codec.encode(
                 loaded, image.tensor, image.color_channels, opts.device, refine=settings, progress=progress
             )
         else:
-            result, loaded, note = _encode_to_target(opts, image, settings, target, progress)
-            notes += [note] if note else []
+            result, loaded, note, missed = _encode_to_target(opts, image, settings, target, progress)
+            notes.append(note)
+            warnings += [missed] if missed else []
     seconds = time.perf_counter() - start
     data = result.data
     if image.metadata and opts.strip:
@@ -81,7 +82,7 @@ def encode_file(opts: EncodeOptions, job: Job) -> Outcome:
         f"{name}: {len(data)} bytes, {bpp(len(data), h, w):.3f} bpp, {seconds:.2f} s ({loaded.name}{effort}, {w}x{h})"
     )
     details = [_quality_line(image, loaded, result, opts.device)] if opts.metrics else []
-    return Outcome(job, 0, message, notes, details, len(data), h * w, list(image.warnings))
+    return Outcome(job, 0, message, notes, details, len(data), h * w, warnings)
 
 
 def _target_bytes(opts: EncodeOptions, height: int, width: int) -> int | None:
@@ -93,8 +94,9 @@ def _target_bytes(opts: EncodeOptions, height: int, width: int) -> int | None:
 
 
 def _encode_to_target(opts: EncodeOptions, image, settings, target: int, progress):
-    """(EncodeResult, the model used, a note or None): the file nearest ``target`` bytes (--bpp/--size; exit 2
-    when the target lies outside every size this image can take)."""
+    """(EncodeResult, the model used, a -v note, a warning or None): the file nearest ``target`` bytes
+    (--bpp/--size); the warning says when it is not within the tolerance; exit 2 when the target lies outside
+    every size this image can take."""
     from ..errors import UsageError
     from ..rate_control import TOLERANCE, encode_to_size
     from ..zoo import available_models, quality_model
@@ -115,9 +117,13 @@ def _encode_to_target(opts: EncodeOptions, image, settings, target: int, progres
     size = len(found.encoded.data)
     weight = "plain" if found.rate_weight is None else f"rate weight {found.rate_weight:.3g}"
     note = f"rate control: {found.model.name}, {weight}, {size} bytes for a target of {target}"
+    missed = None
     if not found.reached:
-        note += f" (not within {round(100 * TOLERANCE)} %: the nearest file found)"
-    return found.encoded, found.model, note
+        missed = (
+            f"{size} bytes is {100 * (size / target - 1):+.1f} % off the target of {target}: not within "
+            f"{round(100 * TOLERANCE)} %, the nearest file the models and rate weights reach"
+        )
+    return found.encoded, found.model, note, missed
 
 
 @contextlib.contextmanager

@@ -58,3 +58,27 @@ def test_size_lands_on_a_reachable_target_and_refuses_an_unreachable_one(work):
     r = run("encode", str(d / "photo.png"), "-o", str(d / "tiny.cvq"), "-m", w, "--size", "5")
     assert r.exit_code == 2 and "out of reach" in r.stderr
     assert not (d / "tiny.cvq").exists()
+
+
+def test_a_missed_target_is_a_warning_without_verbose(work, monkeypatch):
+    """A reachable target that rate control cannot meet within 3 % still gets the nearest file, and says so on
+    stderr without -v (here rate control is told it missed)."""
+    from cvqncodec import rate_control
+
+    real = rate_control.encode_to_size
+
+    def missing(*args, **kwargs):
+        found = real(*args, **kwargs)
+        found.reached = False
+        return found
+
+    monkeypatch.setattr(rate_control, "encode_to_size", missing)
+    d, w = work
+    run("encode", str(d / "photo.png"), "-o", str(d / "plain.cvq"), "-m", w)
+    plain = (d / "plain.cvq").stat().st_size
+    r = run("encode", str(d / "photo.png"), "-o", str(d / "sized.cvq"), "-m", w, "--size", str(plain))
+    assert r.exit_code == 0, r.output
+    assert "cvq: warning:" in r.stderr and "not within 3 %" in r.stderr
+    assert (d / "sized.cvq").exists()
+    r = run("encode", str(d / "photo.png"), "-o", str(d / "quiet.cvq"), "-m", w, "--size", str(plain), "--quiet")
+    assert r.exit_code == 0 and "warning" not in r.stderr
