@@ -46,9 +46,13 @@ def copy_widened(target: torch.Tensor, source: torch.Tensor) -> None:
 
 
 def copy_latent_channels(target: torch.Tensor, source: torch.Tensor, dim: int, channel_map: list[int]) -> None:
-    """Latent channel ``new`` (along ``dim``) from old channel ``channel_map[new]``; -1 leaves it as it is."""
+    """Latent channel ``new`` (along ``dim``) from old channel ``channel_map[new]``. A new channel (-1) keeps its
+    initial values as an output (``dim`` 0, e.g. the encoder's last layer) and is zeroed as an input (the
+    decoder's first layer), so that the decoder starts out computing the old one's function."""
     for new, old in enumerate(channel_map):
         if old < 0:
+            if dim > 0:
+                target.select(dim, new).zero_()
             continue
         row, src_row = target.select(dim, new), source.select(dim, old)
         copy_overlap(row, src_row)
@@ -131,11 +135,11 @@ def warm_start_levels(model: CVQN, source: CVQN) -> int:
 
 def latent_channel_map(source: CVQN, model: CVQN) -> list[int] | None:
     """The group-by-group channel map where both models order channels the same way (predefined importance,
-    same levels), else None."""
-    same_layout = (
-        source.preset.importance == model.preset.importance == "predefined"
-        and source.preset.levels == model.preset.levels
-    )
+    the same number of groups; a group whose number of levels changes is then :func:`warm_start_levels`'s),
+    else None."""
+    same_layout = source.preset.importance == model.preset.importance == "predefined" and len(
+        source.preset.levels
+    ) == len(model.preset.levels)
     return group_channel_map(source.controller.group_channels, model.controller.group_channels) if same_layout else None
 
 

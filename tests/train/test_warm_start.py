@@ -7,6 +7,7 @@ import torch
 from cvqncodec.model import CVQN
 from cvqncodec.presets import get_preset
 from cvqncodec.train import group_channel_map, level_map, warm_start, warm_start_levels
+from cvqncodec.train.warm_start import latent_channel_map
 from tests.helpers import image_tensor
 
 
@@ -29,6 +30,16 @@ def test_warm_start_copies_matching_and_overlapping_tensors():
     warm_start(own, src, [0, 1, -1, 2, 3, 4, 5, -1, -1, 6, 7, -1])
     assert torch.equal(own["encoder.tail.weight"][9], src["encoder.tail.weight"][6])
     assert torch.equal(own["decoder.head.weight"][:, 3], src["decoder.head.weight"][:, 2])
+
+
+def test_latent_channels_map_group_by_group_when_levels_change_too(tiny_model):
+    """More channels and more levels at once (e.g. cvqn-q5 -> q6): each old channel stays in its group."""
+    source = tiny_model.model
+    p = source.preset
+    model = CVQN(p.replace(latent_channels=p.latent_channels * 2, levels=tuple(q + 2 for q in p.levels)))
+    mapping = latent_channel_map(source, model)
+    assert mapping == group_channel_map(source.controller.group_channels, model.controller.group_channels)
+    assert latent_channel_map(source, CVQN(p.replace(importance="se"))) is None
 
 
 def test_warm_start_to_more_levels_keeps_the_trained_means_in_the_middle(tiny_model):
@@ -73,4 +84,9 @@ def test_warm_start_into_a_wider_preset_starts_as_the_old_network(tiny_model):
         if old >= 0
     ]
     with torch.no_grad():
-        assert torch.allclose(wider.encoder(x)[:, mapped], z_old, atol=1e-5)
+        z_wider = wider.encoder(x)
+        assert torch.allclose(z_wider[:, mapped], z_old, atol=1e-5)
+        # the new latent channels do not reach the decoder's output until training makes them
+        new_channels = [i for i in range(z_wider.shape[1]) if i not in mapped]
+        assert z_wider[:, new_channels].abs().amax() > 0.01
+        assert torch.allclose(wider.decoder(z_wider), source.decoder(z_old), atol=1e-5)
