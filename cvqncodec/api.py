@@ -41,12 +41,12 @@ def _load(path: str, mtime_ns: int, device: str) -> LoadedModel:
 def load_model(model: str | os.PathLike | None = None, quality: int | None = None, device: str = "cpu") -> LoadedModel:
     """The model ``model`` (a name from ``cvq models`` or a ``.safetensors`` file) or the one ``quality``
     (1..5) picks, by default cvqn-q3; loaded on first use and cached by file and device."""
-    from .zoo import quality_model, resolve_model
+    from .zoo import QUALITIES, quality_model, resolve_model
 
     if model is not None and quality is not None:
         raise ValueError("give model or quality, not both")
-    if quality is not None and quality not in range(1, 6):
-        raise ValueError(f"quality must be 1..5, not {quality!r}")
+    if quality is not None and quality not in QUALITIES:
+        raise ValueError(f"quality must be {QUALITIES[0]}..{QUALITIES[-1]}, not {quality!r}")
     path = resolve_model(os.fspath(model) if model is not None else (quality_model(quality) if quality else None))
     mtime = path.stat().st_mtime_ns if path.is_file() else 0
     return _load(str(path.resolve()), mtime, device)

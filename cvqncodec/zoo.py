@@ -14,6 +14,8 @@ from .errors import ModelError
 SUFFIX = ".safetensors"
 #: Model used when neither --model nor --quality is given.
 DEFAULT_MODEL = "cvqn-q3"
+#: The rates ``--quality`` picks from, smallest files first: quality N is model cvqn-qN.
+QUALITIES = range(1, 6)
 
 
 def weights_dirs() -> list[Path]:
@@ -101,6 +103,7 @@ def _first_usable(paths: list[Path]) -> Path:
 
 
 def quality_model(quality: int) -> str:
+    """The shipped model of rate ``quality`` (one of :data:`QUALITIES`)."""
     return f"cvqn-q{quality}"
 
 

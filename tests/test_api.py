@@ -94,7 +94,7 @@ def test_errors(photo, installed, tmp_path):
     with pytest.raises(ValueError, match="not both"):
         api.encode(photo, 2, model=installed)
     with pytest.raises(ValueError, match="1..5"):
-        api.load_model(quality=9)
+        api.load_model(quality=6)
     with pytest.raises(ValueError, match="cannot encode a list"):
         api.encode([1, 2, 3], model=installed)
     transparent = Image.new("RGBA", (20, 20), (255, 0, 0, 0))

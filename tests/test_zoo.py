@@ -13,7 +13,7 @@ from tests.helpers import make_weights
 def test_shipped_models_are_found_and_the_default_is_among_them():
     models = zoo.available_models()
     assert zoo.DEFAULT_MODEL in models
-    assert {f"cvqn-q{q}" for q in range(1, 6)} <= set(models)
+    assert {zoo.quality_model(q) for q in zoo.QUALITIES} <= set(models)
     assert zoo.resolve_model(None) == models[zoo.DEFAULT_MODEL]
     assert zoo.resolve_model(zoo.quality_model(2)) == models["cvqn-q2"]
 

@@ -11,6 +11,7 @@ import click
 
 from ..errors import BROKEN_PIPE, EXIT_CODES, CvqError, InputError, ModelError
 from ..text import escape_control
+from ..zoo import QUALITIES
 
 EPILOG = "Exit codes: " + "; ".join(f"{k} {v.rstrip('.').split(' (')[0].lower()}" for k, v in EXIT_CODES.items())
 
@@ -100,13 +101,15 @@ def model_options(func):
                 kwargs["quality"] = old
         return func(*args, **kwargs)
 
-    wrapper = click.option("-Q", "quality_old", type=click.IntRange(1, 5), default=None, hidden=True)(wrapper)
+    qualities = click.IntRange(QUALITIES[0], QUALITIES[-1])
+    wrapper = click.option("-Q", "quality_old", type=qualities, default=None, hidden=True)(wrapper)
     wrapper = click.option(
         "-q",
         "--quality",
-        type=click.IntRange(1, 5),
+        type=qualities,
         default=None,
-        help="Rate: 1 (smallest files) .. 5 (best quality); picks model cvqn-qN (default 3).",
+        help=f"Rate: {QUALITIES[0]} (smallest files) .. {QUALITIES[-1]} (best quality); picks model cvqn-qN "
+        "(default 3).",
     )(wrapper)
     return click.option("-m", "--model", type=str, default=None, help="Model name (see 'cvq models') or weights file.")(
         wrapper

@@ -99,12 +99,12 @@ def _encode_to_target(opts: EncodeOptions, image, settings, target: int, progres
     every size this image can take."""
     from ..errors import UsageError
     from ..rate_control import TOLERANCE, encode_to_size
-    from ..zoo import available_models, quality_model
+    from ..zoo import QUALITIES, available_models, quality_model
 
     if opts.model:
         names = [opts.model]
     else:
-        names = [quality_model(q) for q in range(1, 10) if quality_model(q) in available_models()]
+        names = [quality_model(q) for q in QUALITIES if quality_model(q) in available_models()]
     candidates = [cached_model(name, None, opts.device) for name in names]
     found = encode_to_size(
         candidates, image.tensor, target, settings, image.color_channels, opts.device, progress=progress

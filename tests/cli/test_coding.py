@@ -123,7 +123,8 @@ def test_corrupt_truncated_empty_and_foreign_files(work, tiny_se_weights):
 
 def test_usage_error_exit_code(work):
     d, w = work
-    assert run("encode", str(d / "photo.png"), "--quality", "9").exit_code == 2
+    assert run("encode", str(d / "photo.png"), "--quality", "6").exit_code == 2
+    assert run("encode", str(d / "photo.png"), "--quality", "0").exit_code == 2
     assert run("encode", str(d / "photo.png"), "--model", w, "--quality", "2").exit_code == 2
 
 

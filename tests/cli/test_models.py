@@ -24,7 +24,7 @@ def test_models_lists_the_shipped_models():
     r = run("models", "--json")
     assert r.exit_code == 0
     names = [row["name"] for row in json.loads(r.stdout)]
-    assert {f"cvqn-q{q}" for q in range(1, 6)} <= set(names)
+    assert {zoo.quality_model(q) for q in zoo.QUALITIES} <= set(names)
     assert "$CVQ_WEIGHTS" in run("models", "--help").output
 
 
