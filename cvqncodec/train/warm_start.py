@@ -137,9 +137,8 @@ def latent_channel_map(source: CVQN, model: CVQN) -> list[int] | None:
     """The group-by-group channel map where both models order channels the same way (predefined importance,
     the same number of groups; a group whose number of levels changes is then :func:`warm_start_levels`'s),
     else None."""
-    same_layout = source.preset.importance == model.preset.importance == "predefined" and len(
-        source.preset.levels
-    ) == len(model.preset.levels)
+    both_predefined = source.preset.importance == model.preset.importance == "predefined"
+    same_layout = both_predefined and len(source.preset.levels) == len(model.preset.levels)
     return group_channel_map(source.controller.group_channels, model.controller.group_channels) if same_layout else None
 
 

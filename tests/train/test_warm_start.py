@@ -74,19 +74,14 @@ def test_warm_start_into_a_wider_preset_starts_as_the_old_network(tiny_model):
     # the same with a latent of another width at once: the old latent channels keep their values
     wider = CVQN(wide.preset.replace(latent_channels=source.preset.latent_channels + 4)).eval()
     own = wider.state_dict()
-    warm_start(
-        own, source.state_dict(), group_channel_map(source.controller.group_channels, wider.controller.group_channels)
-    )
+    channel_map = group_channel_map(source.controller.group_channels, wider.controller.group_channels)
+    warm_start(own, source.state_dict(), channel_map)
     wider.load_state_dict(own)
-    mapped = [
-        i
-        for i, old in enumerate(group_channel_map(source.controller.group_channels, wider.controller.group_channels))
-        if old >= 0
-    ]
+    mapped = [i for i, old in enumerate(channel_map) if old >= 0]
+    new_channels = [i for i, old in enumerate(channel_map) if old < 0]
     with torch.no_grad():
         z_wider = wider.encoder(x)
         assert torch.allclose(z_wider[:, mapped], z_old, atol=1e-5)
         # the new latent channels do not reach the decoder's output until training makes them
-        new_channels = [i for i in range(z_wider.shape[1]) if i not in mapped]
         assert z_wider[:, new_channels].abs().amax() > 0.01
         assert torch.allclose(wider.decoder(z_wider), source.decoder(z_old), atol=1e-5)
