@@ -58,6 +58,14 @@ def update_metadata(path: Path, extra: dict) -> None:
     tmp.replace(path)
 
 
+def extra_loss_terms(card: dict) -> str:
+    """The terms a run added to Eq. 8: `` + 128 × MSE`` and, if any, `` + 64 × MSE of the chroma ...``."""
+    text = f" + {card.get('mse_weight', 0):g} × MSE"
+    if card.get("chroma_weight"):
+        text += f" + {card['chroma_weight']:g} × MSE of the chroma (BT.601 Cb, Cr)"
+    return text
+
+
 def finetune_rows(card: dict) -> list[str]:
     """The card's fine-tunes after the main training: context models (``--context-only``), then encoder
     (``--encoder-only``)."""
@@ -72,8 +80,8 @@ def finetune_rows(card: dict) -> list[str]:
     ft = card.get("encoder_finetune")
     if ft:
         rows.append(
-            f"| then: encoder only | {ft['steps']} steps of the encoder alone on Eq. 8 + {ft.get('mse_weight', 0):g} × "
-            f"MSE (decoder, quantizer and context models frozen bit for bit, so the weights id and every file stay "
+            f"| then: encoder only | {ft['steps']} steps of the encoder alone on Eq. 8{extra_loss_terms(ft)} "
+            f"(decoder, quantizer and context models frozen bit for bit, so the weights id and every file stay "
             f"valid), batch {ft['batch_size']}, {ft['crop']}² crops, {ft['lr_scale']:g}× the paper's encoder "
             "learning rate (`cvq train --encoder-only`) |"
         )
@@ -111,7 +119,7 @@ def card_text(
         f"| channel importance | {p.importance} |",
         f"| training data | the project's training folder (`{card.get('data', '?')}`: CID22, Wikimedia Commons and "
         "Debian wallpapers; 8 images held out for validation; Kodak never used) |",
-        f"| loss | Eq. 8 (α = 128, β = 0.001) + {card.get('mse_weight', 0):g} × MSE |",
+        f"| loss | Eq. 8 (α = 128, β = 0.001){extra_loss_terms(card)} |",
         f"| training | {card.get('steps', '?')} steps, batch {card.get('batch_size', '?')}, "
         f"{card.get('crop', '?')}² random crops with flips, Adam at {card.get('lr_scale', 1):g}× the paper's "
         f"per-part learning rates, ×0.2 at 50 % and 75 % of the steps; "

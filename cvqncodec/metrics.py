@@ -58,11 +58,16 @@ def colour_error(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float, float]
     return r, g, bl
 
 
+def rgb_to_chroma(x: torch.Tensor) -> torch.Tensor:
+    """Cb and Cr (BT.601, without offset) of RGB images (N, 3, H, W) as (2, N, H, W), in ``x``'s units and
+    dtype; differentiable (the training loss's chroma term uses it)."""
+    return torch.einsum("kc,nchw->knhw", torch.tensor(BT601_CHROMA, dtype=x.dtype, device=x.device), x)
+
+
 def chroma_spread(a: torch.Tensor, b: torch.Tensor) -> tuple[float | None, float | None]:
     """Standard deviation of Cb and of Cr (BT.601) of ``b`` (decoded) over that of ``a`` (original): below 1,
     colours are washed out. None for a channel without spread in the original (grey images)."""
-    m = torch.tensor(BT601_CHROMA, dtype=torch.float64)
-    sa, sb = (torch.einsum("kc,nchw->knhw", m, to_8bit(x).double()).flatten(1).std(dim=1).tolist() for x in (a, b))
+    sa, sb = (rgb_to_chroma(to_8bit(x).double()).flatten(1).std(dim=1).tolist() for x in (a, b))
     cb, cr = (db / da if da > 1e-6 else None for da, db in zip(sa, sb))
     return cb, cr
 

@@ -123,3 +123,10 @@ def test_chroma_spread_ratio_of_cb_and_cr_deviations():
     assert cb == pytest.approx(0.5, abs=0.02) and cr == pytest.approx(0.5, abs=0.02)
     assert chroma_spread(a, a) == (1.0, 1.0)
     assert chroma_spread(grey.expand(-1, 3, -1, -1), a) == (None, None)
+
+
+def test_rgb_to_chroma_is_bt601_without_offset():
+    primaries = torch.eye(3).reshape(3, 3, 1, 1)  # red, green, blue
+    cb, cr = metrics.rgb_to_chroma(primaries).flatten(1).tolist()
+    assert cb == pytest.approx([-0.168736, -0.331264, 0.5]) and cr == pytest.approx([0.5, -0.418688, -0.081312])
+    assert metrics.rgb_to_chroma(torch.full((1, 3, 2, 2), 0.7)).abs().max() < 1e-6  # grey has no chroma

@@ -72,6 +72,13 @@ def parse_list(kind):
     show_default=True,
     help="Add this x MSE to the loss (0: the paper's Eq. 8; keeps colours on short runs).",
 )
+@click.option(
+    "--chroma-weight",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Add this x the MSE of the BT.601 chroma (Cb, Cr) to the loss (0: none; against washed-out colours).",
+)
 @click.option("--val-every", type=int, default=500, show_default=True)
 @click.option("--val-images", type=int, default=8, show_default=True, help="Images held out for validation.")
 @click.option("--checkpoint-minutes", type=float, default=3.0, show_default=True)
@@ -111,6 +118,7 @@ def train(
     lr,
     device,
     mse_weight,
+    chroma_weight,
     val_every,
     val_images,
     checkpoint_minutes,
@@ -167,6 +175,7 @@ def train(
         lr_scale=lr_scale,
         device=device,
         mse_weight=mse_weight,
+        chroma_weight=chroma_weight,
         val_every=val_every,
         val_images=val_images,
         checkpoint_minutes=checkpoint_minutes,

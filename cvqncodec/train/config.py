@@ -18,6 +18,9 @@ class TrainConfig:
     #: Weight of an extra MSE term in the distortion (0 = the paper's Eq. 8). Pure MS-SSIM barely constrains
     #: each channel's mean, and short CPU runs then decode with shifted colours (sepia): see README.
     mse_weight: float = 0.0
+    #: Weight of an extra MSE term on the BT.601 chroma (Cb, Cr) alone: MS-SSIM on RGB lets a model trade
+    #: colour detail for bits, which shows as washed-out colours (chroma spread below 1; #25).
+    chroma_weight: float = 0.0
     lr_encoder: float = 1e-4
     lr_quantizer: float = 1e-4
     lr_entropy: float = 5e-5

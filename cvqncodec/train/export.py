@@ -24,6 +24,7 @@ def run_card(cfg: TrainConfig, preset_name: str, step: int, history: list) -> di
             "batch_size": cfg.batch_size,
             "lr_scale": cfg.lr_scale,
             "mse_weight": cfg.mse_weight,
+            "chroma_weight": cfg.chroma_weight,
             "init": cfg.init,
         }
         card["validation"] = validation
@@ -34,6 +35,7 @@ def run_card(cfg: TrainConfig, preset_name: str, step: int, history: list) -> di
         "crop": cfg.crop,
         "batch_size": cfg.batch_size,
         "mse_weight": cfg.mse_weight,
+        "chroma_weight": cfg.chroma_weight,
         "lr_scale": cfg.lr_scale,
         "data": os.path.basename(os.path.normpath(cfg.data)),
         "init": cfg.init,

@@ -211,7 +211,11 @@ def validate_and_record(run: Run, log: Log) -> None:
     v = validate(run.model, run.val_imgs, run.device)
     v.update(step=run.step, minutes=(time.time() - run.t0) / 60, train_loss=float(run.ema[0]))
     run.history.append(v)
-    log(f"step {run.step}: val MS-SSIM {v['ms_ssim']:.4f} PSNR {v['psnr']:.2f} est. bpp {v['bpp']:.3f}")
+    cb, cr = v["chroma_spread"]
+    log(
+        f"step {run.step}: val MS-SSIM {v['ms_ssim']:.4f} PSNR {v['psnr']:.2f} est. bpp {v['bpp']:.3f} "
+        f"chroma Cb/Cr {cb:.3f}/{cr:.3f}"
+    )
     append_history(run.out / HISTORY, v)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from pytorch_msssim import ms_ssim
 
+from ..metrics import rgb_to_chroma
 from ..model import CVQN, latent_bpp
 from .config import TrainConfig
 
@@ -43,8 +44,8 @@ def set_learning_rates(opt: torch.optim.Optimizer, base_lrs: list[float], factor
 
 
 def loss_terms(model: torch.nn.Module, x: torch.Tensor, cfg: TrainConfig, win: int, bf16: bool):
-    """Eq. 8 (+ ``mse_weight`` x MSE) on a batch. Returns (loss, MS-SSIM, bpp, mean L_ent), the last three
-    detached."""
+    """Eq. 8 (+ ``mse_weight`` x MSE, + ``chroma_weight`` x the mean squared error of BT.601 Cb and Cr) on a
+    batch. Returns (loss, MS-SSIM, bpp, mean L_ent), the last three detached."""
     with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=bf16):
         out = model(x)
     x_hat = out.x_hat.float()
@@ -53,6 +54,8 @@ def loss_terms(model: torch.nn.Module, x: torch.Tensor, cfg: TrainConfig, win: i
     loss = cfg.alpha * (1 - msssim) + ent + cfg.beta * out.gmm_nll
     if cfg.mse_weight:
         loss = loss + cfg.mse_weight * torch.mean((x_hat - x) ** 2)
+    if cfg.chroma_weight:
+        loss = loss + cfg.chroma_weight * torch.mean(rgb_to_chroma(x_hat - x) ** 2)
     return loss, msssim.detach(), out.bpp.detach(), ent.detach()
 
 

@@ -41,6 +41,8 @@ def test_train_checkpoint_export_and_resume(tmp_path, image_folder):
         "0",
         "--name",
         "tiny-trained",
+        "--chroma-weight",
+        "16",
         "--quiet",
     ]
     r = CliRunner().invoke(main, args, catch_exceptions=False)
@@ -48,10 +50,11 @@ def test_train_checkpoint_export_and_resume(tmp_path, image_folder):
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["step"] == 3
     loaded = load_weights(out / "model.safetensors")
-    assert loaded.name == "tiny-trained" and loaded.card["steps"] == 3
+    assert loaded.name == "tiny-trained" and loaded.card["steps"] == 3 and loaded.card["chroma_weight"] == 16
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in history] == [2, 3]
     assert all(np.isfinite(h["psnr"]) and h["bpp"] > 0 for h in history)
+    assert all(len(h["mean_error"]) == 3 and all(s > 0 for s in h["chroma_spread"]) for h in history)
     resume = [a if a != "3" else "5" for a in args] + ["--resume"]
     r = CliRunner().invoke(main, resume, catch_exceptions=False)
     assert r.exit_code == 0, r.output

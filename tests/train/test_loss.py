@@ -36,6 +36,21 @@ def test_mse_weight_adds_exactly_its_term():
     assert torch.allclose(weighted - plain, 100.0 * mse, rtol=1e-4)
 
 
+def test_chroma_weight_adds_the_mse_of_cb_and_cr():
+    torch.manual_seed(0)
+    model = CVQN(get_preset("tiny"))
+    x = torch.rand(2, 3, 64, 64)
+    torch.manual_seed(1)
+    plain, *_ = loss_terms(model, x, TrainConfig(data=".", out="."), 3, False)
+    with torch.no_grad():
+        err = model(x).x_hat.float() - x
+    cb = -0.168736 * err[:, 0] - 0.331264 * err[:, 1] + 0.5 * err[:, 2]
+    cr = 0.5 * err[:, 0] - 0.418688 * err[:, 1] - 0.081312 * err[:, 2]
+    chroma_mse = (torch.mean(cb**2) + torch.mean(cr**2)) / 2
+    weighted, *_ = loss_terms(model, x, TrainConfig(data=".", out=".", chroma_weight=50.0), 3, False)
+    assert torch.allclose(weighted - plain, 50.0 * chroma_mse, rtol=1e-4)
+
+
 def test_context_only_loss_is_the_entropy_term_of_the_full_model():
     """L_ent and the bpp estimate of ``--context-only`` equal those of the full forward pass (Eq. 8)."""
     torch.manual_seed(0)
