@@ -1,14 +1,14 @@
 """Rate-distortion-optimized encoding (``cvq encode --effort``): a better latent for one image.
 
 With the decoder and context models fixed, Adam optimizes this image's encoder output Z for the model's own
-training objective, Eq. 8 plus the shipped models' MSE term: ALPHA (1 - MS-SSIM) + MSE_WEIGHT MSE + lambda
-(1/G) sum_g L_ent,g (Eq. 8's GMM term only shapes the fixed quantizers), through training's straight-through
-GMM quantizer ("ste", Eq. 3/4) or stochastic Gumbel annealing ("sga") after Yang, Bamler & Mandt, "Improving
-Inference for Neural Image Compression" (NeurIPS 2020). Iterates are judged by their *real* cost (exact code
-length of their Eq. 3 symbols under the integer context models + distortion of the decoded image); iterate 0
-(a plain encode) and every step count of EFFORT_STEPS up to ``steps`` are checked on a trajectory that does
-not depend on ``steps``, so a higher effort never costs more. The format does not change. Latents larger than
-one tile are refined tile by tile with a halo of fixed neighbours, so memory stays bounded.
+training objective, Eq. 8 plus the model card's extra terms: ALPHA (1 - MS-SSIM) + mse_weight MSE +
+chroma_weight MSE(Cb, Cr) + lambda (1/G) sum_g L_ent,g (Eq. 8's GMM term only shapes the fixed quantizers),
+through training's straight-through GMM quantizer ("ste", Eq. 3/4) or stochastic Gumbel annealing ("sga") after
+Yang, Bamler & Mandt, "Improving Inference for Neural Image Compression" (NeurIPS 2020). Iterates are judged by
+their *real* cost (exact code length of their Eq. 3 symbols under the integer context models + distortion of the
+decoded image); iterate 0 (a plain encode) and every step count of EFFORT_STEPS up to ``steps`` are checked on a
+trajectory that does not depend on ``steps``, so a higher effort never costs more. The format does not change.
+Latents larger than one tile are refined tile by tile with a halo of fixed neighbours, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pytorch_msssim import ms_ssim
 from .container import LATENT_TILE
 from .effort import DEFAULT_EFFORT, EFFORT_STEPS  # noqa: F401 (re-exported)
 from .entropy import cdf_bits
-from .metrics import ms_ssim_window
+from .metrics import ms_ssim_window, rgb_to_chroma
 from .model import QuantizedLatent
 from .precision import bf16_is_fast
 from .presets import DOWNSAMPLING
@@ -54,6 +54,8 @@ class RefineSettings:
     alpha: float = ALPHA
     #: None: the model card's ``mse_weight`` if it has one, else MSE_WEIGHT.
     mse_weight: float | None = None
+    #: None: the model card's ``chroma_weight`` (BT.601 Cb/Cr MSE, ``cvq train --chroma-weight``), else 0.
+    chroma_weight: float | None = None
     #: SGA temperature tau(t) = sga_tau0 exp(-sga_decay t) (noise seeded with 0).
     sga_tau0: float = 0.2
     sga_decay: float = 0.05
@@ -97,14 +99,17 @@ class RefineResult:
 _Window = namedtuple("_Window", "tile crop decode context rate")
 
 
-def distortion(x_hat: torch.Tensor, x: torch.Tensor, alpha: float, mse_weight: float):
-    """alpha (1 - MS-SSIM) + mse_weight MSE of the reconstruction, clamped and cropped to the size of ``x``;
-    returns (value, MS-SSIM, MSE)."""
+def distortion(x_hat: torch.Tensor, x: torch.Tensor, alpha: float, mse_weight: float, chroma_weight: float = 0.0):
+    """alpha (1 - MS-SSIM) + mse_weight MSE + chroma_weight MSE(Cb, Cr) of the reconstruction, clamped and
+    cropped to the size of ``x``; returns (value, MS-SSIM, MSE)."""
     x_hat = x_hat[..., : x.shape[-2], : x.shape[-1]].float().clamp(0.0, 1.0)
     mse = torch.mean((x_hat - x) ** 2)
     win = ms_ssim_window(min(x.shape[-2:]))
     ssim = ms_ssim(x_hat, x, data_range=1.0, win_size=win) if win else None
-    return mse_weight * mse + (alpha * (1 - ssim) if ssim is not None else 0.0), ssim, mse
+    value = mse_weight * mse + (alpha * (1 - ssim) if ssim is not None else 0.0)
+    if chroma_weight:
+        value = value + chroma_weight * torch.mean(rgb_to_chroma(x_hat - x) ** 2)
+    return value, ssim, mse
 
 
 def exact_bits(evaluator, symbols: torch.Tensor, box: Box | None = None) -> float:
@@ -126,9 +131,11 @@ def _cost(dist, ssim, mse, bits: list[float], channels: list[int], positions: in
     return Cost(d + rate_weight * rate, d, rate, sum(bits), None if ssim is None else float(ssim), float(mse))
 
 
-def _weights(loaded: LoadedModel, s: RefineSettings) -> tuple[float, float]:
+def _weights(loaded: LoadedModel, s: RefineSettings) -> tuple[float, float, float]:
+    """(alpha, mse_weight, chroma_weight) of :func:`distortion`: the settings', else the model card's."""
     mse = s.mse_weight if s.mse_weight is not None else loaded.card.get("mse_weight", MSE_WEIGHT)
-    return s.alpha, float(mse or 0.0)
+    chroma = s.chroma_weight if s.chroma_weight is not None else loaded.card.get("chroma_weight", 0.0)
+    return s.alpha, float(mse or 0.0), float(chroma or 0.0)
 
 
 @torch.no_grad()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from cvqncodec import codec, container
+from cvqncodec.metrics import rgb_to_chroma
 from cvqncodec.model import pad_to_multiple
 from cvqncodec.refine import EFFORT_STEPS, RefineSettings, real_cost, refine
 from cvqncodec.tiling import DEFAULT_TILING, Tiling
@@ -110,6 +113,20 @@ def test_tiny_images(tiny_model, one_thread):
         _, latent = decode(tiny_model, enc.data)
         assert all(torch.equal(a, b) for a, b in zip(enc.latent.groups, latent.groups))
         assert enc.refinement.best.ms_ssim is None
+
+
+def test_distortion_has_the_card_s_chroma_term(tiny_model):
+    """--effort optimizes the loss the model was trained on: a card's chroma_weight adds its Cb/Cr MSE term."""
+    img = image_tensor(64, 64, seed=8)
+    x = pad_to_multiple(img)
+    latent = tiny_model.model.quantize(x)
+    plain = real_cost(tiny_model, x, latent, settings(0))
+    x_hat = tiny_model.model.reconstruct(latent, x.device).clamp(0, 1)
+    chroma_mse = float(torch.mean(rgb_to_chroma(x_hat - x) ** 2))
+    with_chroma = replace(tiny_model, card={**tiny_model.card, "chroma_weight": 500.0})
+    cost = real_cost(with_chroma, x, latent, settings(0))
+    assert chroma_mse > 0 and cost.distortion == pytest.approx(plain.distortion + 500.0 * chroma_mse, rel=1e-5)
+    assert real_cost(with_chroma, x, latent, settings(0, chroma_weight=0.0)) == plain  # settings override the card
 
 
 def test_bad_settings():
