@@ -91,6 +91,8 @@ class RefineResult:
     steps: int  # run, over all windows
     best_step: int | None  # of the best iterate (one window only)
     windows: int
+    #: The encoder output Z that ``latent`` quantizes (1, C, h, w): the plain encoder's when no iterate won.
+    z: torch.Tensor | None = None
 
 
 #: Boxes in full-latent coordinates: the tile optimized, the crop held (decode and context boxes), what the
@@ -326,11 +328,11 @@ def refine(
         wins = windows(z.shape[-2], z.shape[-1], tiling, reach)
         total = settings.steps * len(wins)
         if len(wins) == 1:
-            start, (best, best_step, _, latent) = _refine_window(
+            start, (best, best_step, z, latent) = _refine_window(
                 loaded, z, x, size, wins[0], settings, weights, bf16, progress, 0, total, observe
             )
         else:  # windows judge their tile only: the whole image is costed before and after
-            best_step, latent = None, model.quantize_latent(z)
+            best_step, latent, plain = None, model.quantize_latent(z), z.clone()
             start = real_cost(loaded, x, latent, settings, size, tiling)
             for k, win in enumerate(wins):
                 z[_sl(win.tile)] = _refine_window(
@@ -338,7 +340,7 @@ def refine(
                 )[1][2]
             refined = model.quantize_latent(z)
             best = real_cost(loaded, x, refined, settings, size, tiling)
-            latent, best = (refined, best) if best.total < start.total else (latent, start)
+            latent, best, z = (refined, best, z) if best.total < start.total else (latent, start, plain)
     finally:
         model.train(was_training)
-    return RefineResult(latent, start, best, total, best_step, len(wins))
+    return RefineResult(latent, start, best, total, best_step, len(wins), z)

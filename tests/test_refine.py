@@ -27,6 +27,12 @@ def decode(loaded, data: bytes, tiling: Tiling = DEFAULT_TILING):
     return codec.decode(loaded, header, streams, tiling=tiling)
 
 
+def assert_quantizes_to(loaded, z: torch.Tensor, latent) -> None:
+    q = loaded.model.quantize_latent(z)
+    assert torch.equal(q.permutation, latent.permutation)
+    assert all(torch.equal(a, b) for a, b in zip(q.groups, latent.groups))
+
+
 @pytest.mark.parametrize("method", ["ste", "sga"])
 def test_refined_file_decodes_exactly_and_costs_less(tiny_model, one_thread, method):
     img = image_tensor(100, 140, seed=1)
@@ -41,6 +47,7 @@ def test_refined_file_decodes_exactly_and_costs_less(tiny_model, one_thread, met
     assert r.start == plain  # iterate 0 is the plain encode, costed exactly as real_cost does
     assert r.best == real_cost(tiny_model, x, enc.latent, settings(0), img.shape[-2:])
     assert r.best.total < plain.total  # the tiny model does improve in 6 steps at this rate
+    assert_quantizes_to(tiny_model, r.z, enc.latent)  # the refined Z is what the file codes
 
 
 def test_higher_effort_never_costs_more(tiny_model, one_thread):
@@ -78,6 +85,7 @@ def test_windowed_refinement_decodes_exactly(tiny_model, one_thread, method):
     x = pad_to_multiple(img)
     assert r.best == real_cost(tiny_model, x, enc.latent, settings(0), img.shape[-2:], SMALL_TILES)
     assert r.best.total <= r.start.total
+    assert_quantizes_to(tiny_model, r.z, enc.latent)
 
 
 def test_model_is_left_unchanged(tiny_weights, one_thread):
