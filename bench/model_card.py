@@ -59,10 +59,13 @@ def update_metadata(path: Path, extra: dict) -> None:
 
 
 def extra_loss_terms(card: dict) -> str:
-    """The terms a run added to Eq. 8: `` + 128 × MSE`` and, if any, `` + 64 × MSE of the chroma ...``."""
+    """The terms a run added to Eq. 8: `` + 128 × MSE``, if any `` + 64 × MSE of the chroma ...``, and the rate
+    term's weight λ when it is not 1."""
     text = f" + {card.get('mse_weight', 0):g} × MSE"
     if card.get("chroma_weight"):
         text += f" + {card['chroma_weight']:g} × MSE of the chroma (BT.601 Cb, Cr)"
+    if card.get("rate_weight", 1.0) != 1.0:
+        text += f"; rate term × λ = {card['rate_weight']:g}"
     return text
 
 

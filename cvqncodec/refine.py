@@ -101,17 +101,35 @@ class RefineResult:
 _Window = namedtuple("_Window", "tile crop decode context rate")
 
 
-def distortion(x_hat: torch.Tensor, x: torch.Tensor, alpha: float, mse_weight: float, chroma_weight: float = 0.0):
-    """alpha (1 - MS-SSIM) + mse_weight MSE + chroma_weight MSE(Cb, Cr) of the reconstruction, clamped and
-    cropped to the size of ``x``; returns (value, MS-SSIM, MSE)."""
-    x_hat = x_hat[..., : x.shape[-2], : x.shape[-1]].float().clamp(0.0, 1.0)
-    mse = torch.mean((x_hat - x) ** 2)
-    win = ms_ssim_window(min(x.shape[-2:]))
-    ssim = ms_ssim(x_hat, x, data_range=1.0, win_size=win) if win else None
-    value = mse_weight * mse + (alpha * (1 - ssim) if ssim is not None else 0.0)
-    if chroma_weight:
-        value = value + chroma_weight * torch.mean(rgb_to_chroma(x_hat - x) ** 2)
-    return value, ssim, mse
+@dataclass(frozen=True)
+class Objective:
+    """The loss the model was trained on, as refinement weighs an iterate: alpha (1 - MS-SSIM) + mse_weight MSE +
+    chroma_weight MSE(Cb, Cr) + rate_weight x bits per symbol; the settings' weights, else the model card's."""
+
+    alpha: float
+    mse_weight: float
+    chroma_weight: float
+    rate_weight: float
+
+    @classmethod
+    def of(cls, loaded: LoadedModel, s: RefineSettings) -> Objective:
+        card = loaded.card
+        mse = s.mse_weight if s.mse_weight is not None else card.get("mse_weight", MSE_WEIGHT)
+        chroma = s.chroma_weight if s.chroma_weight is not None else card.get("chroma_weight", 0.0)
+        # settings.rate_weight is relative to the model's own lambda (cvq train --rate-weight)
+        rate = s.rate_weight * float(card.get("rate_weight", 1.0))
+        return cls(s.alpha, float(mse or 0.0), float(chroma or 0.0), rate)
+
+    def distortion(self, x_hat: torch.Tensor, x: torch.Tensor):
+        """The distortion of the reconstruction, clamped and cropped to the size of ``x``: (value, MS-SSIM, MSE)."""
+        x_hat = x_hat[..., : x.shape[-2], : x.shape[-1]].float().clamp(0.0, 1.0)
+        mse = torch.mean((x_hat - x) ** 2)
+        win = ms_ssim_window(min(x.shape[-2:]))
+        ssim = ms_ssim(x_hat, x, data_range=1.0, win_size=win) if win else None
+        value = self.mse_weight * mse + (self.alpha * (1 - ssim) if ssim is not None else 0.0)
+        if self.chroma_weight:
+            value = value + self.chroma_weight * torch.mean(rgb_to_chroma(x_hat - x) ** 2)
+        return value, ssim, mse
 
 
 def exact_bits(evaluator, symbols: torch.Tensor, box: Box | None = None) -> float:
@@ -133,13 +151,6 @@ def _cost(dist, ssim, mse, bits: list[float], channels: list[int], positions: in
     return Cost(d + rate_weight * rate, d, rate, sum(bits), None if ssim is None else float(ssim), float(mse))
 
 
-def _weights(loaded: LoadedModel, s: RefineSettings) -> tuple[float, float, float]:
-    """(alpha, mse_weight, chroma_weight) of :func:`distortion`: the settings', else the model card's."""
-    mse = s.mse_weight if s.mse_weight is not None else loaded.card.get("mse_weight", MSE_WEIGHT)
-    chroma = s.chroma_weight if s.chroma_weight is not None else loaded.card.get("chroma_weight", 0.0)
-    return s.alpha, float(mse or 0.0), float(chroma or 0.0)
-
-
 @torch.no_grad()
 def real_cost(
     loaded: LoadedModel,
@@ -151,11 +162,11 @@ def real_cost(
 ) -> Cost:
     """The real cost of coding padded ``x`` (1, 3, 16h, 16w) as ``latent``: exact bits, decoded distortion."""
     x_hat, x = loaded.model.reconstruct(latent, x.device, tiling), x[..., : size[0], : size[1]] if size else x
-    dist, ssim, mse = distortion(x_hat, x, *_weights(loaded, settings))
+    objective = Objective.of(loaded, settings)
+    dist, ssim, mse = objective.distortion(x_hat, x)
     bits = [exact_bits(ev, s) for ev, s in zip(loaded.evaluators, latent.groups)]
-    return _cost(
-        dist, ssim, mse, bits, [s.shape[0] for s in latent.groups], latent.groups[0][0].numel(), settings.rate_weight
-    )
+    channels = [s.shape[0] for s in latent.groups]
+    return _cost(dist, ssim, mse, bits, channels, latent.groups[0][0].numel(), objective.rate_weight)
 
 
 def windows(h: int, w: int, tiling: Tiling, reach: int) -> list[_Window]:
@@ -209,7 +220,7 @@ def _loss(
     win: _Window,
     x_tile: torch.Tensor,
     s: RefineSettings,
-    weights,
+    objective: Objective,
     att,
     step: int,
     gen: torch.Generator,
@@ -233,23 +244,23 @@ def _loss(
         hats.append(g_hat)
     with torch.autocast(device_type=z.device.type, dtype=torch.bfloat16, enabled=bf16):
         x_hat = model.decoder(ctrl.merge(hats, perm)[_sl(win.decode, win.crop)])
-    dist = distortion(x_hat[_sl(win.tile, win.decode, DOWNSAMPLING)], x_tile, *weights)[0]
-    return dist + s.rate_weight * torch.stack(rates).mean()
+    dist = objective.distortion(x_hat[_sl(win.tile, win.decode, DOWNSAMPLING)], x_tile)[0]
+    return dist + objective.rate_weight * torch.stack(rates).mean()
 
 
 @torch.no_grad()
 def _window_cost(
-    loaded: LoadedModel, z: torch.Tensor, win: _Window, x_tile: torch.Tensor, s: RefineSettings, weights, att
+    loaded: LoadedModel, z: torch.Tensor, win: _Window, x_tile: torch.Tensor, objective: Objective, att
 ) -> tuple[Cost, QuantizedLatent]:
     """Real cost of the window's hard symbols (for a single window, exactly :func:`real_cost`)."""
     ctrl, crop = loaded.model.controller, win.crop
     perm, groups = _split(ctrl, z, att)
     groups = [q.symbols(g) for q, g in zip(ctrl.quantizers, groups)]
     x_hat = decoder_transform(loaded.model.decoder, ctrl.dequantize(groups, perm)[_sl(win.decode, crop)])
-    dist, ssim, mse = distortion(x_hat[_sl(win.tile, win.decode, DOWNSAMPLING)], x_tile, *weights)
+    dist, ssim, mse = objective.distortion(x_hat[_sl(win.tile, win.decode, DOWNSAMPLING)], x_tile)
     bits = [exact_bits(ev, g[0][_sl(win.context, crop)], win.rate) for ev, g in zip(loaded.evaluators, groups)]
     positions = (win.tile[1] - win.tile[0]) * (win.tile[3] - win.tile[2])
-    cost = _cost(dist, ssim, mse, bits, [g.shape[1] for g in groups], positions, s.rate_weight)
+    cost = _cost(dist, ssim, mse, bits, [g.shape[1] for g in groups], positions, objective.rate_weight)
     return cost, QuantizedLatent([g[0].cpu() for g in groups], perm)
 
 
@@ -260,7 +271,7 @@ def _refine_window(
     size,
     win: _Window,
     s: RefineSettings,
-    weights,
+    objective: Objective,
     bf16,
     progress,
     offset: int,
@@ -285,7 +296,7 @@ def _refine_window(
 
     for step in range(s.steps + 1):
         if step in (0, s.steps) or step in EFFORT_STEPS.values():
-            cost, latent = _window_cost(loaded, assemble(), win, x_tile, s, weights, att)
+            cost, latent = _window_cost(loaded, assemble(), win, x_tile, objective, att)
             start = start or cost
             if observe is not None:
                 observe(step, cost, latent)
@@ -295,7 +306,7 @@ def _refine_window(
             break
         opt.param_groups[0]["lr"] = s.lr / (1 + step / s.lr_halving) if s.lr_halving > 0 else s.lr
         with torch.enable_grad():
-            loss = _loss(loaded.model, assemble(), win, x_tile, s, weights, att, step, gen, bf16)
+            loss = _loss(loaded.model, assemble(), win, x_tile, s, objective, att, step, gen, bf16)
             (var.grad,) = torch.autograd.grad(loss, [var])
         opt.step()
         if progress is not None:
@@ -317,7 +328,7 @@ def refine(
     ``observe(step, cost, latent)`` sees every checked iterate (single window only)."""
     model, size = loaded.model, tuple(size or x.shape[-2:])
     bf16 = bf16_is_fast(x.device) if settings.bf16 is None else settings.bf16
-    weights, was_training = _weights(loaded, settings), model.training
+    objective, was_training = Objective.of(loaded, settings), model.training
     model.eval()
     try:
         with torch.no_grad():
@@ -329,14 +340,14 @@ def refine(
         total = settings.steps * len(wins)
         if len(wins) == 1:
             start, (best, best_step, z, latent) = _refine_window(
-                loaded, z, x, size, wins[0], settings, weights, bf16, progress, 0, total, observe
+                loaded, z, x, size, wins[0], settings, objective, bf16, progress, 0, total, observe
             )
         else:  # windows judge their tile only: the whole image is costed before and after
             best_step, latent, plain = None, model.quantize_latent(z), z.clone()
             start = real_cost(loaded, x, latent, settings, size, tiling)
             for k, win in enumerate(wins):
                 z[_sl(win.tile)] = _refine_window(
-                    loaded, z, x, size, win, settings, weights, bf16, progress, k * settings.steps, total
+                    loaded, z, x, size, win, settings, objective, bf16, progress, k * settings.steps, total
                 )[1][2]
             refined = model.quantize_latent(z)
             best = real_cost(loaded, x, refined, settings, size, tiling)

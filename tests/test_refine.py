@@ -137,6 +137,17 @@ def test_distortion_has_the_card_s_chroma_term(tiny_model):
     assert real_cost(with_chroma, x, latent, settings(0, chroma_weight=0.0)) == plain  # settings override the card
 
 
+def test_rate_is_weighed_by_the_card_s_lambda(tiny_model):
+    """A model trained with ``cvq train --rate-weight L`` is refined for its own trade-off: settings x L."""
+    x = pad_to_multiple(image_tensor(48, 48, seed=9))
+    latent = tiny_model.model.quantize(x)
+    plain = real_cost(tiny_model, x, latent, settings(0, rate_weight=0.5))
+    cost = real_cost(
+        replace(tiny_model, card={**tiny_model.card, "rate_weight": 4.0}), x, latent, settings(0, rate_weight=0.5)
+    )
+    assert cost.rate == plain.rate > 0 and cost.total == pytest.approx(plain.distortion + 2.0 * plain.rate)
+
+
 def test_bad_settings():
     with pytest.raises(ValueError):
         RefineSettings(method="round")

@@ -79,6 +79,13 @@ def parse_list(kind):
     show_default=True,
     help="Add this x the MSE of the BT.601 chroma (Cb, Cr) to the loss (0: none; against washed-out colours).",
 )
+@click.option(
+    "--rate-weight",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Weight of Eq. 8's rate term (lambda; above 1: fewer bits, e.g. to hold the rate with --chroma-weight).",
+)
 @click.option("--val-every", type=int, default=500, show_default=True)
 @click.option("--val-images", type=int, default=8, show_default=True, help="Images held out for validation.")
 @click.option("--checkpoint-minutes", type=float, default=3.0, show_default=True)
@@ -119,6 +126,7 @@ def train(
     device,
     mse_weight,
     chroma_weight,
+    rate_weight,
     val_every,
     val_images,
     checkpoint_minutes,
@@ -176,6 +184,7 @@ def train(
         device=device,
         mse_weight=mse_weight,
         chroma_weight=chroma_weight,
+        rate_weight=rate_weight,
         val_every=val_every,
         val_images=val_images,
         checkpoint_minutes=checkpoint_minutes,

@@ -25,6 +25,7 @@ def run_card(cfg: TrainConfig, preset_name: str, step: int, history: list) -> di
             "lr_scale": cfg.lr_scale,
             "mse_weight": cfg.mse_weight,
             "chroma_weight": cfg.chroma_weight,
+            "rate_weight": cfg.rate_weight,
             "init": cfg.init,
         }
         card["validation"] = validation
@@ -36,6 +37,7 @@ def run_card(cfg: TrainConfig, preset_name: str, step: int, history: list) -> di
         "batch_size": cfg.batch_size,
         "mse_weight": cfg.mse_weight,
         "chroma_weight": cfg.chroma_weight,
+        "rate_weight": cfg.rate_weight,
         "lr_scale": cfg.lr_scale,
         "data": os.path.basename(os.path.normpath(cfg.data)),
         "init": cfg.init,

@@ -44,14 +44,14 @@ def set_learning_rates(opt: torch.optim.Optimizer, base_lrs: list[float], factor
 
 
 def loss_terms(model: torch.nn.Module, x: torch.Tensor, cfg: TrainConfig, win: int, bf16: bool):
-    """Eq. 8 (+ ``mse_weight`` x MSE, + ``chroma_weight`` x the mean squared error of BT.601 Cb and Cr) on a
-    batch. Returns (loss, MS-SSIM, bpp, mean L_ent), the last three detached."""
+    """Eq. 8 with its rate term x ``rate_weight`` (+ ``mse_weight`` x MSE, + ``chroma_weight`` x the mean squared
+    error of BT.601 Cb and Cr) on a batch. Returns (loss, MS-SSIM, bpp, mean L_ent), the last three detached."""
     with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=bf16):
         out = model(x)
     x_hat = out.x_hat.float()
     msssim = ms_ssim(x_hat.clamp(0, 1), x, data_range=1.0, win_size=win)
     ent = torch.stack(out.group_bits).mean()
-    loss = cfg.alpha * (1 - msssim) + ent + cfg.beta * out.gmm_nll
+    loss = cfg.alpha * (1 - msssim) + cfg.rate_weight * ent + cfg.beta * out.gmm_nll
     if cfg.mse_weight:
         loss = loss + cfg.mse_weight * torch.mean((x_hat - x) ** 2)
     if cfg.chroma_weight:

@@ -43,6 +43,8 @@ def test_train_checkpoint_export_and_resume(tmp_path, image_folder):
         "tiny-trained",
         "--chroma-weight",
         "16",
+        "--rate-weight",
+        "2",
         "--quiet",
     ]
     r = CliRunner().invoke(main, args, catch_exceptions=False)
@@ -51,6 +53,7 @@ def test_train_checkpoint_export_and_resume(tmp_path, image_folder):
     assert state["step"] == 3
     loaded = load_weights(out / "model.safetensors")
     assert loaded.name == "tiny-trained" and loaded.card["steps"] == 3 and loaded.card["chroma_weight"] == 16
+    assert loaded.card["rate_weight"] == 2
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in history] == [2, 3]
     assert all(np.isfinite(h["psnr"]) and h["bpp"] > 0 for h in history)

@@ -50,6 +50,17 @@ def test_chroma_weight_adds_the_mse_of_cb_and_cr():
     assert torch.allclose(added, 50.0 * chroma_mse, rtol=1e-4)
 
 
+def test_rate_weight_scales_the_entropy_term():
+    torch.manual_seed(0)
+    model = CVQN(get_preset("tiny"))
+    x = torch.rand(2, 3, 64, 64)
+    torch.manual_seed(1)
+    plain, _, _, ent = loss_terms(model, x, TrainConfig(data=".", out="."), 3, False)
+    torch.manual_seed(1)
+    weighted, *_ = loss_terms(model, x, TrainConfig(data=".", out=".", rate_weight=2.5), 3, False)
+    assert ent > 0 and torch.allclose(weighted - plain, 1.5 * ent, rtol=1e-4)
+
+
 def test_context_only_loss_is_the_entropy_term_of_the_full_model():
     """L_ent and the bpp estimate of ``--context-only`` equal those of the full forward pass (Eq. 8)."""
     torch.manual_seed(0)
