@@ -9,7 +9,7 @@ From Python: ``cvqncodec.encode(image, quality=3) -> bytes``, ``cvqncodec.decode
 first use, so ``import cvqncodec`` stays light (no torch).
 """
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"
 
 #: Lazily exported names -> (module, attribute).
 _LAZY = {

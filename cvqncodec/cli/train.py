@@ -29,7 +29,9 @@ def parse_list(kind):
     "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, logs)."
 )
 @click.option(
-    "--preset", default="compact", show_default=True, help="Architecture preset (paper, medium, small, compact, tiny)."
+    "--preset",
+    default=None,
+    help="Architecture preset (paper, medium, small, compact, tiny). Default: the --init model's, else compact.",
 )
 @click.option("--channels", type=int, default=None, help="Latent channels C (default: the preset's).")
 @click.option("--importance", type=click.Choice(["predefined", "se", "re"]), default=None)

@@ -57,8 +57,12 @@ def append_history(path: Path, row: dict) -> None:
         fh.write(json.dumps(row) + "\n")
 
 
+#: The preset of a run that names none and starts from no weights file.
+DEFAULT_PRESET = "compact"
+
+
 def preset_for_run(
-    name: str,
+    name: str | None,
     out: str | os.PathLike,
     *,
     init: str | None = None,
@@ -68,12 +72,17 @@ def preset_for_run(
 ) -> Preset:
     """The preset a run trains; ValueError for a bad one (``cvq train`` reports it as a usage error).
 
-    ``name`` with ``overrides`` (Preset fields; None = the preset's) is always checked. For a fine-tune
+    ``name`` with ``overrides`` (Preset fields; None = the preset's) is always checked; no ``name`` means the
+    ``init`` weights' own preset (with the overrides), else ``DEFAULT_PRESET``: a warm start keeps the
+    architecture of the model it starts from unless told otherwise. For a fine-tune
     (``finetune`` "context" or "encoder"), the ``init`` weights' own preset (with ``--context-only``, with
     the context-model overrides); on
     ``resume`` of a run folder with a checkpoint, the checkpoint's preset (the options are ignored)."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    preset = get_preset(name, **overrides)
+    if name is None and init:
+        preset = read_weights(init)[1].replace(**overrides)
+    else:
+        preset = get_preset(name or DEFAULT_PRESET, **overrides)
     if finetune != "all":
         if not init:
             raise ValueError(f"--{finetune}-only fine-tunes an existing model: give it with --init")

@@ -43,6 +43,15 @@ def test_preset_for_run_takes_the_options(tmp_path):
         preset_for_run("nope", tmp_path)
 
 
+def test_a_warm_start_keeps_the_init_model_s_preset_unless_told(tmp_path, tiny_weights):
+    """No --preset with --init: the init model's architecture (a compact default would silently change its C)."""
+    own = read_weights(tiny_weights)[1]
+    assert preset_for_run(None, tmp_path, init=str(tiny_weights)) == own
+    assert preset_for_run(None, tmp_path, init=str(tiny_weights), latent_channels=12) == own.replace(latent_channels=12)
+    assert preset_for_run("compact", tmp_path, init=str(tiny_weights)) == get_preset("compact")
+    assert preset_for_run(None, tmp_path) == get_preset("compact")
+
+
 def test_preset_for_run_resumes_with_the_checkpoint_preset(checkpoint_run):
     """--resume: the checkpoint's preset, whatever --preset says; without a checkpoint the options'."""
     assert preset_for_run("compact", checkpoint_run, resume=True) == get_preset("tiny", latent_channels=12)
