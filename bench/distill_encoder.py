@@ -61,7 +61,8 @@ def train(a: argparse.Namespace) -> None:
     model, z_var = loaded.model.train(), targets.var().item()
     freeze_for_finetune(model, "encoder")
     opt = torch.optim.Adam([p for m in model.encoder_modules() for p in m.parameters()], lr=a.lr)
-    cfg = TrainConfig(data="", out=a.run, mse_weight=loaded.card.get("mse_weight", 0.0))
+    card_terms = {k: loaded.card[k] for k in ("mse_weight", "chroma_weight", "rate_weight") if k in loaded.card}
+    cfg = TrainConfig(data="", out=a.run, **card_terms)  # the loss the model was trained on
     val, rng, run = split_images(a.split, "val"), np.random.default_rng(0), Path(a.run)
     run.mkdir(parents=True, exist_ok=True)
     latent = {}

@@ -86,7 +86,7 @@ def parse_list(kind):
     type=click.FloatRange(min=0, min_open=True),
     default=1.0,
     show_default=True,
-    help="Weight of Eq. 8's rate term (lambda; above 1: fewer bits, e.g. to hold the rate with --chroma-weight).",
+    help="Weight of Eq. 8's rate term (lambda; above 1: fewer bits for the same distortion terms).",
 )
 @click.option("--val-every", type=int, default=500, show_default=True)
 @click.option("--val-images", type=int, default=8, show_default=True, help="Images held out for validation.")

@@ -22,7 +22,7 @@ class TrainConfig:
     #: colour detail for bits, which shows as washed-out colours (chroma spread below 1; #25).
     chroma_weight: float = 0.0
     #: lambda: weight of the rate term (1/G) sum_g L_ent,g of Eq. 8 (1 = the paper's). Above 1 a model spends
-    #: fewer bits: it holds the rate when distortion terms are added (a chroma term alone doubled it, #25).
+    #: fewer bits for the same distortion terms.
     rate_weight: float = 1.0
     lr_encoder: float = 1e-4
     lr_quantizer: float = 1e-4

@@ -24,26 +24,27 @@ def test_train_config_defaults_follow_the_paper():
     assert (cfg.lr_encoder, cfg.lr_quantizer, cfg.lr_entropy, cfg.lr_decoder) == (1e-4, 1e-4, 5e-5, 1e-4)
 
 
-def added_term(**weights) -> tuple[torch.Tensor, torch.Tensor]:
-    """What ``weights`` (TrainConfig fields) add to the loss of a tiny model on a batch, and its error x_hat - x."""
+def added_term(**weights) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What ``weights`` (TrainConfig fields) add to the loss of a tiny model on a batch, its error x_hat - x and
+    its L_ent (Eq. 8's rate term)."""
     torch.manual_seed(0)
     model = CVQN(get_preset("tiny"))
     x = torch.rand(2, 3, 64, 64)
     torch.manual_seed(1)
-    plain, *_ = loss_terms(model, x, TrainConfig(data=".", out="."), 3, False)
+    plain, _, _, ent = loss_terms(model, x, TrainConfig(data=".", out="."), 3, False)
     with torch.no_grad():
         err = model(x).x_hat.float() - x
     weighted, *_ = loss_terms(model, x, TrainConfig(data=".", out=".", **weights), 3, False)
-    return weighted - plain, err
+    return weighted - plain, err, ent
 
 
 def test_mse_weight_adds_exactly_its_term():
-    added, err = added_term(mse_weight=100.0)
+    added, err, _ = added_term(mse_weight=100.0)
     assert torch.allclose(added, 100.0 * torch.mean(err**2), rtol=1e-4)
 
 
 def test_chroma_weight_adds_the_mse_of_cb_and_cr():
-    added, err = added_term(chroma_weight=50.0)
+    added, err, _ = added_term(chroma_weight=50.0)
     cb = -0.168736 * err[:, 0] - 0.331264 * err[:, 1] + 0.5 * err[:, 2]
     cr = 0.5 * err[:, 0] - 0.418688 * err[:, 1] - 0.081312 * err[:, 2]
     chroma_mse = (torch.mean(cb**2) + torch.mean(cr**2)) / 2
@@ -51,14 +52,8 @@ def test_chroma_weight_adds_the_mse_of_cb_and_cr():
 
 
 def test_rate_weight_scales_the_entropy_term():
-    torch.manual_seed(0)
-    model = CVQN(get_preset("tiny"))
-    x = torch.rand(2, 3, 64, 64)
-    torch.manual_seed(1)
-    plain, _, _, ent = loss_terms(model, x, TrainConfig(data=".", out="."), 3, False)
-    torch.manual_seed(1)
-    weighted, *_ = loss_terms(model, x, TrainConfig(data=".", out=".", rate_weight=2.5), 3, False)
-    assert ent > 0 and torch.allclose(weighted - plain, 1.5 * ent, rtol=1e-4)
+    added, _, ent = added_term(rate_weight=2.5)
+    assert ent > 0 and torch.allclose(added, 1.5 * ent, rtol=1e-4)
 
 
 def test_context_only_loss_is_the_entropy_term_of_the_full_model():
